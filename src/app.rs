@@ -1,0 +1,39 @@
+//! `App`: the shared state every adapter and handler works with: the current
+//! workspace (swapped on SIGHUP), the store, the clock and the API tokens.
+
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
+
+use crate::clock::Clock;
+use crate::config::Workspace;
+use crate::store::Store;
+use crate::tokens::TokenRegistry;
+
+pub struct App {
+    workspace: ArcSwap<Workspace>,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    pub tokens: TokenRegistry,
+}
+
+impl App {
+    pub fn new(workspace: Workspace, store: Store, clock: Arc<dyn Clock>, tokens: TokenRegistry) -> Self {
+        App {
+            workspace: ArcSwap::from_pointee(workspace),
+            store,
+            clock,
+            tokens,
+        }
+    }
+
+    /// The workspace in force now. Handlers take it once per request.
+    pub fn workspace(&self) -> Arc<Workspace> {
+        self.workspace.load_full()
+    }
+
+    /// Applies a new workspace atomically; requests in flight keep the old one.
+    pub fn replace_workspace(&self, workspace: Workspace) {
+        self.workspace.store(Arc::new(workspace));
+    }
+}

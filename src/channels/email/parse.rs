@@ -1,0 +1,358 @@
+//! Sans-IO parsing of inbound team email: raw RFC 5322 bytes in, a
+//! `ParsedMail` out (ids, sender, subject, bodies decoded to UTF-8,
+//! attachments decoded byte-exact, automation flags, forward info), and from
+//! it one `Inbound` per channel the mail was delivered to.
+//!
+//! Parsing uses mail-parser 0.11 inside `catch_unwind`: it has had panics on
+//! corrupt input, and one bad mail must never take the daemon down.
+//!
+//! Sender when the From header gives no address: the Sender header, then the
+//! envelope reverse path (`with_envelope_sender`), then the Return-Path
+//! header; with none of these the identity handle is `"unknown"` and the
+//! sender has no email address (one "unknown sender" contact rather than a
+//! refused mail).
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use mail_parser::decoders::base64::base64_decode;
+use mail_parser::decoders::html::html_to_text;
+use mail_parser::decoders::quoted_printable::quoted_printable_decode;
+use mail_parser::{Address, Encoding, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+
+use super::{auto_reply, forwarded};
+use crate::config::{Channel, EmailChannel, Workspace};
+use crate::email_address;
+use crate::inbound::{Identity, Inbound, InboundAttachment, Sender, ThreadHints};
+use crate::model::{MessageFlag, Millis, Party};
+
+use super::forwarded::OriginalMail;
+
+/// The identity handle of a mail whose sender address is not known.
+pub const UNKNOWN_SENDER: &str = "unknown";
+
+/// Everything Switchboard keeps from one inbound mail, owned.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParsedMail {
+    /// Message-ID without angle brackets.
+    pub message_id: Option<String>,
+    /// In-Reply-To ids, without angle brackets.
+    pub in_reply_to: Vec<String>,
+    /// References ids in header order, without angle brackets.
+    pub references: Vec<String>,
+    /// From (else Sender) header: display name and normalised address
+    /// (`None` when the header has no usable address).
+    pub from: Party,
+    /// The Return-Path header address, normalised; `None` when absent or null.
+    pub return_path: Option<String>,
+    /// The SMTP envelope reverse path, normalised, if the caller gave it.
+    pub envelope_sender: Option<String>,
+    pub subject: Option<String>,
+    /// The plain-text body; converted from HTML when there is no text part.
+    pub text: Option<String>,
+    /// The HTML body, only when the mail has a real `text/html` part.
+    pub html: Option<String>,
+    pub attachments: Vec<InboundAttachment>,
+    /// The Date header in ms since the epoch.
+    pub sent_at: Option<Millis>,
+    /// Auto-reply, bounce and bulk flags (`Forwarded` depends on the channel
+    /// and is added by `to_inbound`).
+    pub flags: Vec<MessageFlag>,
+    /// The original of a forward, whoever sent it; the trust rule is applied
+    /// per channel by `to_inbound`.
+    pub forward: Option<OriginalMail>,
+}
+
+/// Why bytes could not be read as a mail.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    /// No header found: not a mail at all (empty input, junk bytes).
+    #[error("not an email message: no header found")]
+    NoHeaders,
+    /// The MIME parser panicked on this input.
+    #[error("the MIME parser failed on this message")]
+    Panicked,
+}
+
+/// Parses one raw mail. `null_sender` is true when the envelope reverse
+/// path was empty (`MAIL FROM:<>`). Never panics.
+pub fn parse(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseError> {
+    catch_unwind(AssertUnwindSafe(|| parse_unguarded(raw, null_sender)))
+        .unwrap_or(Err(ParseError::Panicked))
+}
+
+fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseError> {
+    let message = MessageParser::default()
+        .parse(raw)
+        .filter(|m| !m.headers().is_empty())
+        .ok_or(ParseError::NoHeaders)?;
+    let subject = non_empty(message.subject());
+    let text = text_body(&message);
+    let forward = forwarded::find_original(&message, text.as_deref(), subject.as_deref());
+    Ok(ParsedMail {
+        message_id: message.message_id().and_then(clean_id),
+        in_reply_to: ids(message.in_reply_to()),
+        references: ids(message.references()),
+        from: header_party(&message),
+        return_path: return_path(message.return_path()),
+        envelope_sender: None,
+        subject,
+        text,
+        html: html_body(&message),
+        attachments: attachments(&message, raw),
+        sent_at: sent_at(&message),
+        flags: auto_reply::flags(&message, null_sender),
+        forward,
+    })
+}
+
+impl ParsedMail {
+    /// Records the SMTP envelope reverse path (`None` for the null sender),
+    /// used as the sender when the headers name none.
+    pub fn with_envelope_sender(mut self, mail_from: Option<&str>) -> Self {
+        self.envelope_sender = mail_from.and_then(email_address::normalize);
+        self
+    }
+
+    /// Who sent the mail as far as its headers and envelope tell, before
+    /// forward attribution.
+    pub fn sender_party(&self) -> Party {
+        if self.from.address.is_some() {
+            return self.from.clone();
+        }
+        Party {
+            name: self.from.name.clone(),
+            address: self.envelope_sender.clone().or_else(|| self.return_path.clone()),
+        }
+    }
+
+    /// Builds the Inbound for one channel this mail was delivered to.
+    pub fn to_inbound(
+        &self,
+        channel: &Channel,
+        email: &EmailChannel,
+        workspace: &Workspace,
+        recipients: Vec<String>,
+        raw: &[u8],
+    ) -> Inbound {
+        let attribution = forwarded::attribute(
+            &self.sender_party(),
+            self.subject.as_deref(),
+            self.forward.as_ref(),
+            email,
+            workspace,
+        );
+        let mut flags = self.flags.clone();
+        if attribution.forwarded {
+            auto_reply::add_flag(&mut flags, MessageFlag::Forwarded);
+        }
+        Inbound {
+            channel: channel.id.clone(),
+            external_id: self.message_id.clone(),
+            sender: sender(&attribution.sender),
+            forwarded_by: attribution.forwarded_by,
+            to: recipients,
+            thread_hints: ThreadHints {
+                reply_token: None,
+                in_reply_to: self.in_reply_to.clone(),
+                references: self.references.clone(),
+                continue_open: false,
+            },
+            subject: attribution.subject,
+            text: self.text.clone(),
+            html: self.html.clone(),
+            attachments: self.attachments.clone(),
+            flags,
+            sent_at: self.sent_at,
+            raw: Some(raw.to_vec()),
+        }
+    }
+}
+
+fn sender(party: &Party) -> Sender {
+    Sender {
+        identity: Identity {
+            kind: "email".to_string(),
+            handle: party
+                .address
+                .clone()
+                .unwrap_or_else(|| UNKNOWN_SENDER.to_string()),
+        },
+        name: party.name.clone(),
+        email: party.address.clone(),
+        phone: None,
+    }
+}
+
+fn non_empty(value: Option<&str>) -> Option<String> {
+    value
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+        .map(str::to_string)
+}
+
+/// A message id without angle brackets or space; `None` when empty.
+fn clean_id(id: &str) -> Option<String> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
+/// The ids of an In-Reply-To or References header, in order, once each.
+fn ids(value: &HeaderValue<'_>) -> Vec<String> {
+    let raw: Vec<&str> = match value {
+        HeaderValue::Text(id) => vec![id.as_ref()],
+        HeaderValue::TextList(list) => list.iter().map(|id| id.as_ref()).collect(),
+        _ => Vec::new(),
+    };
+    let mut out: Vec<String> = Vec::with_capacity(raw.len());
+    for id in raw.into_iter().filter_map(clean_id) {
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    out
+}
+
+/// The From header's first address, else the Sender header's.
+fn header_party(message: &Message<'_>) -> Party {
+    let from = message.from().map(party).unwrap_or_default();
+    if from.address.is_some() {
+        return from;
+    }
+    match message.sender().map(party) {
+        Some(sender) if sender.address.is_some() => Party {
+            name: sender.name.or(from.name),
+            address: sender.address,
+        },
+        _ => from,
+    }
+}
+
+fn party(address: &Address<'_>) -> Party {
+    let Some(first) = address.first() else {
+        return Party::default();
+    };
+    let normalized = first.address().and_then(email_address::normalize);
+    let name = non_empty(first.name())
+        .filter(|n| normalized.is_none() || email_address::normalize(n) != normalized);
+    Party {
+        name,
+        address: normalized,
+    }
+}
+
+/// The last Return-Path address; `None` for `<>` or none.
+fn return_path(value: &HeaderValue<'_>) -> Option<String> {
+    match value {
+        HeaderValue::Text(path) => email_address::normalize(path),
+        HeaderValue::TextList(list) => list.last().and_then(|p| email_address::normalize(p)),
+        _ => None,
+    }
+}
+
+fn sent_at(message: &Message<'_>) -> Option<Millis> {
+    let date = message.date().filter(|d| d.is_valid())?;
+    date.to_timestamp().checked_mul(1000)
+}
+
+/// The text parts of the body joined; HTML parts that stand in for a
+/// missing text alternative are converted to text.
+fn text_body(message: &Message<'_>) -> Option<String> {
+    let parts: Vec<String> = message
+        .text_bodies()
+        .filter_map(|part| match &part.body {
+            PartType::Text(text) => Some(text.to_string()),
+            PartType::Html(html) => Some(html_to_text(html)),
+            _ => None,
+        })
+        .collect();
+    join(parts)
+}
+
+/// The real `text/html` parts of the body joined (never text converted to
+/// HTML).
+fn html_body(message: &Message<'_>) -> Option<String> {
+    let parts: Vec<String> = message
+        .html_bodies()
+        .filter_map(|part| match &part.body {
+            PartType::Html(html) => Some(html.to_string()),
+            _ => None,
+        })
+        .collect();
+    join(parts)
+}
+
+fn join(parts: Vec<String>) -> Option<String> {
+    let parts: Vec<String> = parts.into_iter().filter(|p| !p.trim().is_empty()).collect();
+    (!parts.is_empty()).then(|| parts.join("\n"))
+}
+
+/// The attachments: every part mail-parser lists as one, except text parts
+/// that are also a body.
+fn attachments(message: &Message<'_>, raw: &[u8]) -> Vec<InboundAttachment> {
+    message
+        .attachments
+        .iter()
+        .filter_map(|id| {
+            let part = message.parts.get(*id as usize)?;
+            let is_body = part.is_text()
+                && (message.text_body.contains(id) || message.html_body.contains(id));
+            (!is_body && !part.is_multipart()).then(|| InboundAttachment {
+                name: non_empty(part.attachment_name()),
+                content_type: content_type(part),
+                bytes: attachment_bytes(part, raw),
+            })
+        })
+        .collect()
+}
+
+/// `type/subtype`, lower-case, with a default by part kind.
+fn content_type(part: &MessagePart<'_>) -> String {
+    let default_subtype = match &part.body {
+        PartType::Text(_) => "plain",
+        PartType::Html(_) => "html",
+        PartType::Message(_) => "rfc822",
+        _ => "octet-stream",
+    };
+    match part.content_type() {
+        Some(ct) => format!(
+            "{}/{}",
+            ct.ctype(),
+            ct.subtype().unwrap_or(default_subtype)
+        )
+        .to_ascii_lowercase(),
+        None => match &part.body {
+            PartType::Text(_) => "text/plain".to_string(),
+            PartType::Html(_) => "text/html".to_string(),
+            PartType::Message(_) => "message/rfc822".to_string(),
+            _ => "application/octet-stream".to_string(),
+        },
+    }
+}
+
+/// The decoded bytes of an attachment. Text attachments are decoded from the
+/// raw body again: mail-parser converts them to UTF-8, and a file should
+/// keep the bytes (and charset) it was sent with.
+fn attachment_bytes(part: &MessagePart<'_>, raw: &[u8]) -> Vec<u8> {
+    match &part.body {
+        PartType::Text(_) | PartType::Html(_) => {
+            transfer_decoded(part, raw).unwrap_or_else(|| part.contents().to_vec())
+        }
+        _ => part.contents().to_vec(),
+    }
+}
+
+fn transfer_decoded(part: &MessagePart<'_>, raw: &[u8]) -> Option<Vec<u8>> {
+    if part.is_encoding_problem {
+        return None;
+    }
+    let body = raw.get(part.offset_body as usize..part.offset_end as usize)?;
+    match part.encoding {
+        Encoding::Base64 => base64_decode(body),
+        Encoding::QuotedPrintable => quoted_printable_decode(body),
+        Encoding::None => Some(body.to_vec()),
+    }
+}
+
+#[cfg(test)]
+#[path = "parse_tests.rs"]
+mod tests;

@@ -1,0 +1,286 @@
+//! The replies the receiver writes, all in one place.
+//!
+//! mailin decides *what* happens (its state machine accepts or refuses a
+//! command); this module decides *what the client reads*. We advertise
+//! `ENHANCEDSTATUSCODES`, so every 2xx/4xx/5xx reply carries an RFC 3463
+//! enhanced code (RFC 2034 exempts only the greeting and the HELO/EHLO
+//! replies). mailin's own texts have none, so [`from_mailin`] rewrites them
+//! by code and command; texts our handler built already carry one and pass
+//! through unchanged.
+
+use mailin::Response;
+
+use super::command::Verb;
+use crate::channels::email::Delivery;
+
+/// One SMTP reply, single- or multi-line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Reply {
+    code: u16,
+    lines: Vec<String>,
+}
+
+impl Reply {
+    /// A one-line reply. CR and LF in `text` become spaces, so no text can
+    /// forge a second reply.
+    pub(crate) fn new(code: u16, text: impl Into<String>) -> Self {
+        Reply {
+            code,
+            lines: vec![clean(text.into())],
+        }
+    }
+
+    pub(crate) fn code(&self) -> u16 {
+        self.code
+    }
+
+    /// The reply as written on the wire (`250-a\r\n250 b\r\n` for several lines).
+    pub(crate) fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        let last = self.lines.len().saturating_sub(1);
+        for (i, line) in self.lines.iter().enumerate() {
+            let sep = if i == last { ' ' } else { '-' };
+            out.extend_from_slice(format!("{}{}{}\r\n", self.code, sep, line).as_bytes());
+        }
+        out
+    }
+
+    /// The same reply as a mailin `Response`, for handler callbacks.
+    pub(crate) fn into_mailin(self) -> Response {
+        Response::custom(self.code, self.lines.join(" "))
+    }
+}
+
+fn clean(text: String) -> String {
+    if text.contains(['\r', '\n']) {
+        text.replace(['\r', '\n'], " ")
+    } else {
+        text
+    }
+}
+
+pub(crate) fn greeting(hostname: &str) -> Reply {
+    Reply::new(220, format!("{hostname} ESMTP"))
+}
+
+/// The EHLO reply: our extensions, not mailin's (it cannot advertise SIZE).
+pub(crate) fn ehlo(hostname: &str, max_message_bytes: u64, offer_starttls: bool) -> Reply {
+    let mut lines = vec![
+        hostname.to_string(),
+        format!("SIZE {max_message_bytes}"),
+        "8BITMIME".to_string(),
+        "ENHANCEDSTATUSCODES".to_string(),
+    ];
+    if offer_starttls {
+        lines.push("STARTTLS".to_string());
+    }
+    Reply { code: 250, lines }
+}
+
+pub(crate) fn helo(hostname: &str) -> Reply {
+    Reply::new(250, hostname)
+}
+
+pub(crate) fn start_data() -> Reply {
+    Reply::new(354, "End data with <CR><LF>.<CR><LF>")
+}
+
+pub(crate) fn tls_ready() -> Reply {
+    Reply::new(220, "2.0.0 Ready to start TLS")
+}
+
+pub(crate) fn unknown_recipient(address: &str) -> Reply {
+    Reply::new(550, format!("5.1.1 <{address}>: recipient not found"))
+}
+
+pub(crate) fn too_many_recipients() -> Reply {
+    Reply::new(452, "4.5.3 Too many recipients")
+}
+
+pub(crate) fn message_too_big() -> Reply {
+    Reply::new(552, "5.3.4 Message too big")
+}
+
+pub(crate) fn declared_size_too_big(max_message_bytes: u64) -> Reply {
+    Reply::new(
+        552,
+        format!("5.3.4 Message size exceeds fixed maximum message size of {max_message_bytes} bytes"),
+    )
+}
+
+pub(crate) fn data_line_too_long(limit: usize) -> Reply {
+    Reply::new(554, format!("5.6.0 Message line longer than {limit} bytes"))
+}
+
+pub(crate) fn command_line_too_long() -> Reply {
+    Reply::new(500, "5.5.2 Line too long")
+}
+
+pub(crate) fn bare_lf_in_command() -> Reply {
+    Reply::new(500, "5.5.2 Bare <LF> line endings are not allowed")
+}
+
+pub(crate) fn bare_lf_in_data() -> Reply {
+    Reply::new(554, "5.5.2 Bare <LF> line endings are not allowed")
+}
+
+pub(crate) fn bad_parameter_syntax() -> Reply {
+    Reply::new(501, "5.5.4 Syntax error in parameters")
+}
+
+pub(crate) fn unsupported_parameter() -> Reply {
+    Reply::new(555, "5.5.4 Unsupported parameter")
+}
+
+pub(crate) fn idle_timeout() -> Reply {
+    Reply::new(421, "4.4.2 Idle timeout, closing connection")
+}
+
+pub(crate) fn session_timeout() -> Reply {
+    Reply::new(421, "4.4.2 Session timeout, closing connection")
+}
+
+pub(crate) fn too_many_connections() -> Reply {
+    Reply::new(421, "4.3.2 Too many connections, try again later")
+}
+
+pub(crate) fn shutting_down() -> Reply {
+    Reply::new(421, "4.3.0 Server shutting down, try again later")
+}
+
+pub(crate) fn internal_error() -> Reply {
+    Reply::new(421, "4.3.0 Internal error, closing connection")
+}
+
+pub(crate) fn local_error() -> Reply {
+    Reply::new(451, "4.3.0 Local error in processing, try again later")
+}
+
+/// The reply at the end of DATA, from what the sink said. A code of the wrong
+/// class (a "temporary" 5xx, say) is corrected so the client's retry logic
+/// does what the sink meant.
+pub(crate) fn from_delivery(delivery: &Delivery) -> Reply {
+    match delivery {
+        Delivery::Stored { queue_id } => Reply::new(250, format!("2.0.0 Ok: queued as {queue_id}")),
+        Delivery::Rejected { code, message } => {
+            let code = if (500..600).contains(code) { *code } else { 554 };
+            Reply::new(code, message.clone())
+        }
+        Delivery::TryLater { code, message } => {
+            let code = if (400..500).contains(code) { *code } else { 451 };
+            Reply::new(code, message.clone())
+        }
+    }
+}
+
+/// Rewrites a one-line mailin response to `verb` with an enhanced code.
+/// (EHLO, HELO and DATA's 354 are answered by the session itself.)
+pub(crate) fn from_mailin(verb: Verb, response: &Response) -> Reply {
+    let code = response.code;
+    let written = response.buffer().unwrap_or_default();
+    let written = String::from_utf8_lossy(&written);
+    let text = written
+        .lines()
+        .next()
+        .and_then(|line| line.get(4..))
+        .unwrap_or("");
+    if has_enhanced_code(text) {
+        return Reply::new(code, text);
+    }
+    let text = match (code, verb) {
+        (250, Verb::Mail) => "2.1.0 Sender ok",
+        (250, Verb::Rcpt) => "2.1.5 Recipient ok",
+        (250, _) => "2.0.0 Ok",
+        (221, _) => "2.0.0 Bye",
+        (252, _) => "2.5.0 Cannot VRFY user, but will accept message",
+        (421, _) => "4.3.0 Service not available, closing connection",
+        (451, _) => "4.3.0 Local error in processing",
+        (500, _) => "5.5.2 Syntax error",
+        (502, _) => "5.5.4 Missing parameter",
+        (503, _) => "5.5.1 Bad sequence of commands",
+        (550, _) => "5.7.1 Refused",
+        (554, _) => "5.0.0 Transaction failed",
+        (400..=499, _) => return Reply::new(code, format!("4.0.0 {text}")),
+        (500..=599, _) => return Reply::new(code, format!("5.0.0 {text}")),
+        _ => return Reply::new(code, format!("2.0.0 {text}")),
+    };
+    Reply::new(code, text)
+}
+
+/// Whether `text` starts with an enhanced status code such as `5.1.1 `.
+fn has_enhanced_code(text: &str) -> bool {
+    let Some((code, _)) = text.split_once(' ') else {
+        return false;
+    };
+    let parts: Vec<&str> = code.split('.').collect();
+    parts.len() == 3
+        && matches!(parts[0], "2" | "4" | "5")
+        && parts[1..]
+            .iter()
+            .all(|p| (1..=3).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wire(reply: &Reply) -> String {
+        String::from_utf8(reply.to_bytes()).unwrap()
+    }
+
+    #[test]
+    fn ehlo_lists_extensions_last_line_with_space() {
+        let text = wire(&ehlo("mx.example.com", 1000, true));
+        assert_eq!(
+            text,
+            "250-mx.example.com\r\n250-SIZE 1000\r\n250-8BITMIME\r\n\
+             250-ENHANCEDSTATUSCODES\r\n250 STARTTLS\r\n"
+        );
+        assert!(!wire(&ehlo("h", 1, false)).contains("STARTTLS"));
+    }
+
+    #[test]
+    fn reply_text_cannot_inject_a_second_reply() {
+        let reply = Reply::new(451, "4.3.0 a\r\n250 fake");
+        assert_eq!(wire(&reply), "451 4.3.0 a  250 fake\r\n");
+    }
+
+    #[test]
+    fn mailin_texts_get_enhanced_codes() {
+        let bad = from_mailin(Verb::Other, &Response::custom(503, "Bad sequence".into()));
+        assert_eq!(wire(&bad), "503 5.5.1 Bad sequence of commands\r\n");
+        let ok = from_mailin(Verb::Rcpt, &mailin::response::OK);
+        assert_eq!(wire(&ok), "250 2.1.5 Recipient ok\r\n");
+        let bye = from_mailin(Verb::Quit, &mailin::response::GOODBYE);
+        assert_eq!(wire(&bye), "221 2.0.0 Bye\r\n");
+    }
+
+    #[test]
+    fn handler_texts_with_enhanced_codes_pass_through() {
+        let response = unknown_recipient("a@b.c").into_mailin();
+        let reply = from_mailin(Verb::Rcpt, &response);
+        assert_eq!(wire(&reply), "550 5.1.1 <a@b.c>: recipient not found\r\n");
+    }
+
+    #[test]
+    fn delivery_codes_of_the_wrong_class_are_corrected() {
+        let later = from_delivery(&Delivery::TryLater {
+            code: 554,
+            message: "4.3.0 busy".into(),
+        });
+        assert_eq!(later.code(), 451);
+        let stored = from_delivery(&Delivery::Stored {
+            queue_id: "Q1".into(),
+        });
+        assert_eq!(wire(&stored), "250 2.0.0 Ok: queued as Q1\r\n");
+    }
+
+    #[test]
+    fn enhanced_code_detection() {
+        assert!(has_enhanced_code("5.1.1 <x>"));
+        assert!(has_enhanced_code("4.3.0 busy"));
+        assert!(!has_enhanced_code("Mailbox unavailable"));
+        assert!(!has_enhanced_code("5.1 x"));
+        assert!(!has_enhanced_code("2.0.0"));
+    }
+}

@@ -1,0 +1,4 @@
+//! Channel adapters: each knows its wire format, verifies and parses what
+//! arrives into an `Inbound`, and answers the sender with what ingest returns.
+
+pub mod email;

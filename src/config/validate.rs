@@ -1,0 +1,405 @@
+//! Turns config text into a validated `Config`, collecting every problem
+//! (syntax, unknown keys, wrong types, dangling references, duplicates) with
+//! its TOML key path instead of stopping at the first.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+use serde::de::DeserializeOwned;
+
+use super::raw::*;
+use super::workspace::*;
+use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
+use crate::email_address;
+
+const DEFAULT_MAX_MESSAGE_BYTES: u64 = 25 * 1024 * 1024;
+const DEFAULT_MAX_RECIPIENTS: usize = 100;
+const DEFAULT_MAX_SESSIONS: usize = 500;
+const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
+const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 1800;
+
+const SECTIONS: [&str; 7] = [
+    "storage", "smtp", "http", "teams", "agents", "inboxes", "channels",
+];
+
+/// Collects problems while the config is read.
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, path: impl AsRef<str>, message: impl AsRef<str>) {
+        self.0.push(format!("{}: {}", path.as_ref(), message.as_ref()));
+    }
+}
+
+fn decode<T: DeserializeOwned>(value: toml::Value, path: &str, problems: &mut Problems) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(decoded) => Some(decoded),
+        Err(error) => {
+            let inner = error.path().to_string();
+            let full = if inner == "." || inner.is_empty() {
+                path.to_string()
+            } else {
+                format!("{path}.{inner}")
+            };
+            problems.add(full, error.into_inner().to_string());
+            None
+        }
+    }
+}
+
+fn decode_list<T: DeserializeOwned>(
+    table: &mut toml::Table,
+    key: &str,
+    problems: &mut Problems,
+) -> Vec<T> {
+    match table.remove(key) {
+        None => Vec::new(),
+        Some(toml::Value::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, item)| decode(item, &format!("{key}[{i}]"), problems))
+            .collect(),
+        Some(_) => {
+            problems.add(key, "expected an array of tables ([[{key}]])");
+            Vec::new()
+        }
+    }
+}
+
+pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
+    let mut problems = Problems::default();
+    let mut table: toml::Table = match text.parse() {
+        Ok(table) => table,
+        Err(error) => return Err(vec![format!("syntax: {}", error.to_string().trim())]),
+    };
+    for key in table.keys() {
+        if !SECTIONS.contains(&key.as_str()) {
+            problems.add(
+                key,
+                format!("unknown key, expected one of {}", SECTIONS.join(", ")),
+            );
+        }
+    }
+    let storage: Option<RawStorage> = match table.remove("storage") {
+        Some(value) => decode(value, "storage", &mut problems),
+        None => {
+            problems.add("storage", "missing section [storage] with `path`");
+            None
+        }
+    };
+    let smtp: Option<RawSmtp> = table
+        .remove("smtp")
+        .and_then(|v| decode(v, "smtp", &mut problems));
+    let http: Option<RawHttp> = match table.remove("http") {
+        Some(value) => decode(value, "http", &mut problems),
+        None => {
+            problems.add("http", "missing section [http] with `listen`");
+            None
+        }
+    };
+    let teams: Vec<RawTeam> = decode_list(&mut table, "teams", &mut problems);
+    let agents: Vec<RawAgent> = decode_list(&mut table, "agents", &mut problems);
+    let inboxes: Vec<RawInbox> = decode_list(&mut table, "inboxes", &mut problems);
+    let channels: Vec<RawChannel> = decode_list(&mut table, "channels", &mut problems);
+
+    let mut warnings = Vec::new();
+    let workspace = build_workspace(teams, agents, inboxes, channels, &mut problems, &mut warnings);
+    let storage = storage.map(|s| StorageSettings {
+        path: base.join(s.path),
+    });
+    let smtp = smtp.and_then(|s| smtp_settings(s, base, &mut problems));
+    let http = http.and_then(|h| {
+        parse_addr(&h.listen, "http.listen", &mut problems).map(|listen| HttpSettings { listen })
+    });
+
+    if !problems.0.is_empty() {
+        return Err(problems.0);
+    }
+    match (storage, http) {
+        (Some(storage), Some(http)) => Ok(Config {
+            storage,
+            smtp,
+            http,
+            workspace,
+            warnings,
+        }),
+        _ => Err(vec!["config is incomplete".to_string()]),
+    }
+}
+
+fn parse_addr(text: &str, path: &str, problems: &mut Problems) -> Option<SocketAddr> {
+    match text.parse() {
+        Ok(addr) => Some(addr),
+        Err(_) => {
+            problems.add(path, format!("\"{text}\" is not an IP address and port (e.g. 127.0.0.1:2525)"));
+            None
+        }
+    }
+}
+
+fn smtp_settings(raw: RawSmtp, base: &Path, problems: &mut Problems) -> Option<SmtpSettings> {
+    let listen = parse_addr(&raw.listen, "smtp.listen", problems);
+    if raw.hostname.trim().is_empty() || raw.hostname.contains(char::is_whitespace) {
+        problems.add("smtp.hostname", "must be a host name such as mx.example.com");
+    }
+    let tls = match (raw.tls_cert, raw.tls_key) {
+        (Some(cert), Some(key)) => Some(TlsFiles {
+            cert: base.join(cert),
+            key: base.join(key),
+        }),
+        (None, None) => None,
+        (Some(_), None) => {
+            problems.add("smtp.tls_key", "missing: tls_cert and tls_key go together");
+            None
+        }
+        (None, Some(_)) => {
+            problems.add("smtp.tls_cert", "missing: tls_cert and tls_key go together");
+            None
+        }
+    };
+    let positive = |value: Option<u64>, default: u64, path: &str, problems: &mut Problems| {
+        let value = value.unwrap_or(default);
+        if value == 0 {
+            problems.add(path, "must be greater than 0");
+        }
+        value
+    };
+    let max_message_bytes = positive(raw.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES, "smtp.max_message_bytes", problems);
+    let max_recipients = positive(raw.max_recipients.map(|v| v as u64), DEFAULT_MAX_RECIPIENTS as u64, "smtp.max_recipients", problems) as usize;
+    let max_sessions = positive(raw.max_sessions.map(|v| v as u64), DEFAULT_MAX_SESSIONS as u64, "smtp.max_sessions", problems) as usize;
+    let idle = positive(raw.idle_timeout_secs, DEFAULT_IDLE_TIMEOUT_SECS, "smtp.idle_timeout_secs", problems);
+    let session = positive(raw.session_timeout_secs, DEFAULT_SESSION_TIMEOUT_SECS, "smtp.session_timeout_secs", problems);
+    Some(SmtpSettings {
+        listen: listen?,
+        hostname: raw.hostname,
+        max_message_bytes,
+        max_recipients,
+        max_sessions,
+        idle_timeout: Duration::from_secs(idle),
+        session_timeout: Duration::from_secs(session),
+        tls,
+    })
+}
+
+fn check_id(id: &str, path: &str, seen: &mut HashSet<String>, what: &str, problems: &mut Problems) {
+    let valid = !id.is_empty()
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !valid {
+        problems.add(path, format!("\"{id}\" is not a valid id (letters, digits, '-', '_', '.')"));
+    }
+    if !seen.insert(id.to_string()) {
+        problems.add(path, format!("duplicate {what} id \"{id}\""));
+    }
+}
+
+fn build_workspace(
+    raw_teams: Vec<RawTeam>,
+    raw_agents: Vec<RawAgent>,
+    raw_inboxes: Vec<RawInbox>,
+    raw_channels: Vec<RawChannel>,
+    problems: &mut Problems,
+    warnings: &mut Vec<String>,
+) -> Workspace {
+    let mut team_ids = HashSet::new();
+    let teams: Vec<Team> = raw_teams
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| {
+            check_id(&t.id, &format!("teams[{i}].id"), &mut team_ids, "team", problems);
+            Team { id: t.id, name: t.name }
+        })
+        .collect();
+
+    let mut agent_ids = HashSet::new();
+    let mut agent_emails = HashSet::new();
+    let agents: Vec<Agent> = raw_agents
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            check_id(&a.id, &format!("agents[{i}].id"), &mut agent_ids, "agent", problems);
+            let email = match email_address::normalize(&a.email) {
+                Some(email) => email,
+                None => {
+                    problems.add(format!("agents[{i}].email"), format!("\"{}\" is not an email address", a.email));
+                    a.email.clone()
+                }
+            };
+            if !agent_emails.insert(email.clone()) {
+                problems.add(format!("agents[{i}].email"), format!("\"{email}\" is used by another agent"));
+            }
+            for (j, team) in a.teams.iter().enumerate() {
+                if !team_ids.contains(team) {
+                    problems.add(format!("agents[{i}].teams[{j}]"), format!("no team \"{team}\""));
+                }
+            }
+            Agent { id: a.id, name: a.name, email, role: a.role, seat: a.seat, teams: a.teams }
+        })
+        .collect();
+
+    let mut inbox_ids = HashSet::new();
+    let inboxes: Vec<Inbox> = raw_inboxes
+        .into_iter()
+        .enumerate()
+        .map(|(i, inbox)| {
+            check_id(&inbox.id, &format!("inboxes[{i}].id"), &mut inbox_ids, "inbox", problems);
+            for (j, agent) in inbox.agents.iter().enumerate() {
+                if !agent_ids.contains(agent) {
+                    problems.add(format!("inboxes[{i}].agents[{j}]"), format!("no agent \"{agent}\""));
+                }
+            }
+            for (j, team) in inbox.teams.iter().enumerate() {
+                if !team_ids.contains(team) {
+                    problems.add(format!("inboxes[{i}].teams[{j}]"), format!("no team \"{team}\""));
+                }
+            }
+            Inbox { id: inbox.id, name: inbox.name, agents: inbox.agents, teams: inbox.teams }
+        })
+        .collect();
+
+    let mut channel_ids = HashSet::new();
+    let mut addresses = HashSet::new();
+    let mut channels = Vec::new();
+    for (i, raw) in raw_channels.into_iter().enumerate() {
+        let path = format!("channels[{i}]");
+        let RawChannel::Email(email) = raw;
+        check_id(&email.id, &format!("{path}.id"), &mut channel_ids, "channel", problems);
+        if !inbox_ids.contains(&email.inbox) {
+            problems.add(format!("{path}.inbox"), format!("no inbox \"{}\"", email.inbox));
+        }
+        let mut address_at = |text: &str, key: String, problems: &mut Problems| -> String {
+            match email_address::normalize(text) {
+                Some(normalized) => {
+                    if !addresses.insert(normalized.clone()) {
+                        problems.add(&key, format!("\"{normalized}\" already delivers to another channel"));
+                    }
+                    normalized
+                }
+                None => {
+                    problems.add(&key, format!("\"{text}\" is not an email address"));
+                    text.to_string()
+                }
+            }
+        };
+        let address = address_at(&email.address, format!("{path}.address"), problems);
+        let receive_addresses = email
+            .receive_addresses
+            .iter()
+            .enumerate()
+            .map(|(j, a)| address_at(a, format!("{path}.receive_addresses[{j}]"), problems))
+            .collect();
+        let forwarders = email
+            .forwarders
+            .iter()
+            .enumerate()
+            .filter_map(|(j, a)| {
+                let normalized = email_address::normalize(a);
+                if normalized.is_none() {
+                    problems.add(format!("{path}.forwarders[{j}]"), format!("\"{a}\" is not an email address"));
+                }
+                normalized
+            })
+            .collect();
+        channels.push(Channel {
+            id: email.id,
+            inbox: email.inbox,
+            kind: ChannelKind::Email(EmailChannel {
+                address,
+                receive_addresses,
+                forwarders,
+                forwarded_sender: email.forwarded_sender,
+                sender_name: email.sender_name,
+                signature: email.signature,
+            }),
+        });
+    }
+    for inbox in &inboxes {
+        if !channels.iter().any(|c| c.inbox == inbox.id) {
+            warnings.push(format!("inbox \"{}\" has no channel yet", inbox.id));
+        }
+    }
+    for agent in &agents {
+        if !agent.seat {
+            warnings.push(format!("agent \"{}\" holds no seat and is never assigned conversations", agent.id));
+        }
+    }
+    Workspace::new(teams, agents, inboxes, channels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+        [storage]
+        path = "data"
+        [smtp]
+        listen = "127.0.0.1:2525"
+        hostname = "mx.example.test"
+        [http]
+        listen = "127.0.0.1:8080"
+        [[teams]]
+        id = "support"
+        name = "Support"
+        [[agents]]
+        id = "alice"
+        name = "Alice"
+        email = "Alice@Example.com"
+        role = "admin"
+        teams = ["support"]
+        [[inboxes]]
+        id = "support"
+        name = "Support"
+        [[channels]]
+        id = "support-email"
+        inbox = "support"
+        kind = "email"
+        address = "Support@Example.com"
+    "#;
+
+    #[test]
+    fn accepts_a_good_config() {
+        let config = validate(GOOD, Path::new("/etc/switchboard")).unwrap();
+        assert_eq!(config.storage.path, Path::new("/etc/switchboard/data"));
+        let smtp = config.smtp.unwrap();
+        assert_eq!(smtp.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
+        let channel = config.workspace.email_channel_for("support+x@EXAMPLE.com").unwrap();
+        assert_eq!(channel.id, "support-email");
+        assert!(config.workspace.email_channel_for("sales@example.com").is_none());
+        assert!(config.workspace.is_agent_address("alice@example.COM"));
+    }
+
+    #[test]
+    fn lists_every_error_with_its_path() {
+        let text = GOOD
+            .replace("inbox = \"support\"", "inbox = \"sales\"")
+            .replace("teams = [\"support\"]", "teams = [\"nobody\"]\n        colour = \"red\"")
+            .replace("listen = \"127.0.0.1:8080\"", "listen = \"nowhere\"");
+        let errors = validate(&text, Path::new(".")).unwrap_err();
+        let joined = errors.join("\n");
+        assert!(joined.contains("channels[0].inbox: no inbox \"sales\""), "{joined}");
+        assert!(joined.contains("agents[0]"), "{joined}");
+        assert!(joined.contains("colour"), "{joined}");
+        assert!(joined.contains("http.listen"), "{joined}");
+    }
+
+    #[test]
+    fn unknown_channel_kind_is_named() {
+        let text = GOOD.replace("kind = \"email\"", "kind = \"pigeon\"");
+        let errors = validate(&text, Path::new(".")).unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("channels[0]") && e.contains("pigeon")), "{errors:?}");
+    }
+
+    #[test]
+    fn duplicate_addresses_are_refused() {
+        let text = format!(
+            "{GOOD}\n[[channels]]\nid = \"other\"\ninbox = \"support\"\nkind = \"email\"\naddress = \"support@example.com\"\n"
+        );
+        let errors = validate(&text, Path::new(".")).unwrap_err();
+        assert!(errors.iter().any(|e| e.starts_with("channels[1].address")), "{errors:?}");
+    }
+}

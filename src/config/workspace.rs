@@ -1,0 +1,152 @@
+//! The validated workspace: agents, teams, inboxes and channels, with the
+//! lookups handlers need. Built by `validate`, replaced whole on SIGHUP.
+
+use std::collections::HashMap;
+
+use super::raw::{ForwardedSender, Role};
+use crate::email_address;
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Agent {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+    pub role: Role,
+    pub seat: bool,
+    pub teams: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Inbox {
+    pub id: String,
+    pub name: String,
+    pub agents: Vec<String>,
+    pub teams: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct EmailChannel {
+    /// The team address, normalised (lower case).
+    pub address: String,
+    /// Further addresses that deliver to this channel (forwarding targets).
+    pub receive_addresses: Vec<String>,
+    /// Addresses whose forwards are re-attributed to the original sender.
+    pub forwarders: Vec<String>,
+    pub forwarded_sender: ForwardedSender,
+    pub sender_name: Option<String>,
+    pub signature: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ChannelKind {
+    Email(EmailChannel),
+}
+
+impl ChannelKind {
+    pub fn name(&self) -> &'static str {
+        match self {
+            ChannelKind::Email(_) => "email",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Channel {
+    pub id: String,
+    pub inbox: String,
+    pub kind: ChannelKind,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Workspace {
+    pub teams: Vec<Team>,
+    pub agents: Vec<Agent>,
+    pub inboxes: Vec<Inbox>,
+    pub channels: Vec<Channel>,
+    /// Normalised receiving address -> index into `channels`.
+    email_routes: HashMap<String, usize>,
+}
+
+impl Workspace {
+    pub(super) fn new(
+        teams: Vec<Team>,
+        agents: Vec<Agent>,
+        inboxes: Vec<Inbox>,
+        channels: Vec<Channel>,
+    ) -> Self {
+        let mut email_routes = HashMap::new();
+        for (index, channel) in channels.iter().enumerate() {
+            let ChannelKind::Email(email) = &channel.kind;
+            for address in std::iter::once(&email.address).chain(&email.receive_addresses) {
+                email_routes.entry(address.clone()).or_insert(index);
+            }
+        }
+        Workspace {
+            teams,
+            agents,
+            inboxes,
+            channels,
+            email_routes,
+        }
+    }
+
+    pub fn agent(&self, id: &str) -> Option<&Agent> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+
+    pub fn inbox(&self, id: &str) -> Option<&Inbox> {
+        self.inboxes.iter().find(|i| i.id == id)
+    }
+
+    pub fn channel(&self, id: &str) -> Option<&Channel> {
+        self.channels.iter().find(|c| c.id == id)
+    }
+
+    /// The email channel an envelope recipient delivers to: the local part is
+    /// case-insensitive and a `+tag` suffix is ignored.
+    pub fn email_channel_for(&self, recipient: &str) -> Option<&Channel> {
+        let normalized = email_address::normalize(recipient)?;
+        let index = self
+            .email_routes
+            .get(&normalized)
+            .or_else(|| self.email_routes.get(&email_address::without_tag(&normalized)))?;
+        self.channels.get(*index)
+    }
+
+    /// Whether `address` belongs to an agent (used to recognise forwards).
+    pub fn is_agent_address(&self, address: &str) -> bool {
+        let Some(normalized) = email_address::normalize(address) else {
+            return false;
+        };
+        self.agents
+            .iter()
+            .any(|a| email_address::normalize(&a.email).as_deref() == Some(normalized.as_str()))
+    }
+
+    /// Whether the agent may see and work the inbox: admins everywhere;
+    /// agents where the inbox names them or one of their teams, or where the
+    /// inbox names nobody at all.
+    pub fn can_access(&self, agent: &Agent, inbox: &Inbox) -> bool {
+        if agent.role == Role::Admin {
+            return true;
+        }
+        if inbox.agents.is_empty() && inbox.teams.is_empty() {
+            return true;
+        }
+        inbox.agents.contains(&agent.id) || agent.teams.iter().any(|t| inbox.teams.contains(t))
+    }
+
+    /// The inboxes the agent may see, in config order.
+    pub fn accessible_inboxes(&self, agent: &Agent) -> Vec<&Inbox> {
+        self.inboxes
+            .iter()
+            .filter(|inbox| self.can_access(agent, inbox))
+            .collect()
+    }
+}

@@ -1,0 +1,186 @@
+//! The daemon: opens the store, binds nothing itself (listeners are passed in,
+//! so tests bind port 0), starts the SMTP and HTTP servers, tells systemd when
+//! it is ready, reloads the workspace on SIGHUP and drains on SIGTERM.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::app::App;
+use crate::channels::email::receive::EmailReceiver;
+use crate::channels::email::smtp::{self, SmtpServer};
+use crate::clock::SystemClock;
+use crate::config::{self, Config};
+use crate::store::{Store, StoreError};
+use crate::tokens::TokenRegistry;
+
+/// How long sessions in flight may take to finish after SIGTERM.
+pub const DRAIN_DEADLINE: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot load the SMTP certificate: {0}")]
+    Tls(#[from] smtp::TlsError),
+    #[error("cannot bind {what} on {addr}: {source}")]
+    Bind {
+        what: &'static str,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("I/O error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The sockets the daemon serves on.
+pub struct Listeners {
+    pub smtp: Option<TcpListener>,
+    pub http: TcpListener,
+}
+
+impl Listeners {
+    /// Binds the addresses the config names.
+    pub async fn bind(config: &Config) -> Result<Listeners, DaemonError> {
+        let smtp = match &config.smtp {
+            Some(settings) => Some(TcpListener::bind(settings.listen).await.map_err(|source| {
+                DaemonError::Bind {
+                    what: "SMTP",
+                    addr: settings.listen,
+                    source,
+                }
+            })?),
+            None => None,
+        };
+        let http = TcpListener::bind(config.http.listen)
+            .await
+            .map_err(|source| DaemonError::Bind {
+                what: "HTTP",
+                addr: config.http.listen,
+                source,
+            })?;
+        Ok(Listeners { smtp, http })
+    }
+}
+
+/// Installs the process-wide rustls crypto provider (aws-lc-rs) once, so a
+/// second provider enabled by another crate cannot make rustls panic.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Runs the daemon until `shutdown` is cancelled, then drains and flushes.
+/// `config_path` is re-read on SIGHUP when given.
+pub async fn run(
+    config: Config,
+    config_path: Option<PathBuf>,
+    listeners: Listeners,
+    shutdown: CancellationToken,
+) -> Result<(), DaemonError> {
+    install_crypto_provider();
+    std::fs::create_dir_all(&config.storage.path)?;
+    let store = Store::open(&config.storage.path)?;
+    let tokens = TokenRegistry::new(&config.storage.path);
+    let app = Arc::new(App::new(
+        config.workspace.clone(),
+        store.clone(),
+        Arc::new(SystemClock),
+        tokens,
+    ));
+
+    let tasks = tokio_util::task::TaskTracker::new();
+    let mut ready = Vec::new();
+    if let (Some(settings), Some(listener)) = (&config.smtp, listeners.smtp) {
+        let tls = settings.tls.as_ref().map(smtp::load_tls).transpose()?;
+        ready.push(format!("smtp={}", listener.local_addr()?));
+        let server = SmtpServer::new(settings.clone(), tls, Arc::new(EmailReceiver::new(app.clone())));
+        tasks.spawn(server.serve(listener, shutdown.clone(), DRAIN_DEADLINE));
+    }
+    ready.push(format!("http={}", listeners.http.local_addr()?));
+    let router = crate::http::router(app.clone());
+    let http_shutdown = shutdown.clone();
+    let http_listener = listeners.http;
+    tasks.spawn(async move {
+        let served = axum::serve(http_listener, router)
+            .with_graceful_shutdown(http_shutdown.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            tracing::error!(%error, "HTTP server stopped");
+        }
+    });
+    tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
+    tasks.close();
+
+    // One line on stdout says where the daemon listens (tests read it).
+    println!("switchboard ready {}", ready.join(" "));
+    tracing::info!(listeners = %ready.join(" "), "ready");
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+
+    shutdown.cancelled().await;
+    let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Stopping]);
+    tracing::info!("shutting down: draining sessions");
+    if tokio::time::timeout(DRAIN_DEADLINE + Duration::from_secs(5), tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("some sessions did not finish before the deadline");
+    }
+    store.flush_now()?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cancels `shutdown` on SIGTERM or SIGINT.
+pub fn cancel_on_signals(shutdown: CancellationToken) -> Result<(), std::io::Error> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => tracing::info!("SIGTERM received"),
+            _ = int.recv() => tracing::info!("SIGINT received"),
+        }
+        shutdown.cancel();
+    });
+    Ok(())
+}
+
+/// Re-reads the config on SIGHUP and applies its workspace; an invalid file
+/// is logged and the running workspace kept. Listener and storage changes
+/// need a restart.
+async fn reload_on_sighup(app: Arc<App>, config_path: Option<PathBuf>, shutdown: CancellationToken) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let Some(path) = config_path else {
+        return;
+    };
+    let mut hangup = match signal(SignalKind::hangup()) {
+        Ok(hangup) => hangup,
+        Err(error) => {
+            tracing::error!(%error, "cannot listen for SIGHUP; reload disabled");
+            return;
+        }
+    };
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = hangup.recv() => {}
+        }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Reloading]);
+        match config::load(&path) {
+            Ok(config) => {
+                app.replace_workspace(config.workspace);
+                tracing::info!(path = %path.display(), "workspace reloaded");
+            }
+            Err(error) => {
+                for problem in error.problems() {
+                    tracing::error!(%problem, "config reload refused; keeping the running workspace");
+                }
+            }
+        }
+        let _ = sd_notify::notify(false, &[sd_notify::NotifyState::Ready]);
+    }
+}

@@ -1,0 +1,68 @@
+//! API errors: one enum, each variant a status and a JSON body
+//! `{error, message, field?}`. Internal details go to the log, not the client.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("missing or invalid API token")]
+    Unauthorized,
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    #[error("invalid parameter `{field}`: {message}")]
+    BadParameter { field: &'static str, message: String },
+    #[error("internal error")]
+    Internal(#[from] StoreError),
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    error: &'a str,
+    message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'a str>,
+}
+
+impl ApiError {
+    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
+        ApiError::BadParameter {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, field) = match &self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", None),
+            ApiError::BadParameter { field, .. } => (StatusCode::BAD_REQUEST, "bad_request", Some(*field)),
+            ApiError::Internal(error) => {
+                tracing::error!(%error, "request failed");
+                (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
+            }
+        };
+        let mut response = (
+            status,
+            Json(Body {
+                error: code,
+                message: self.to_string(),
+                field,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                axum::http::header::WWW_AUTHENTICATE,
+                axum::http::HeaderValue::from_static("Bearer"),
+            );
+        }
+        response
+    }
+}

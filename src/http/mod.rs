@@ -1,0 +1,37 @@
+//! The HTTP API for agents: a router on axum, bearer-token auth, JSON in
+//! and out, errors as `{error, message, field?}`.
+
+mod auth;
+mod conversations;
+mod error;
+mod resources;
+mod views;
+
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::json;
+use tower_http::trace::TraceLayer;
+
+pub use error::ApiError;
+
+use crate::app::App;
+
+/// The largest request body the API takes.
+const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/api/v1/inboxes", get(resources::inboxes))
+        .route("/api/v1/conversations", get(conversations::list))
+        .route("/api/v1/conversations/{id}", get(conversations::get))
+        .route("/api/v1/conversations/{id}/messages", get(conversations::messages))
+        .route("/api/v1/contacts/{id}", get(resources::contact))
+        .route("/api/v1/messages/{id}/attachments/{index}", get(resources::attachment))
+        .fallback(|| async { ApiError::NotFound { what: "route" } })
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}

@@ -1,0 +1,145 @@
+//! The JSON shapes the API returns for conversations, messages and contacts.
+
+use serde::Serialize;
+
+use crate::clock::rfc3339;
+use crate::ids::Id;
+use crate::model::{
+    Contact, Conversation, ConversationStatus, Direction, Message, MessageFlag, Party, ThreadReason,
+};
+
+#[derive(Serialize)]
+pub struct ContactSummary {
+    pub id: Id,
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ContactView {
+    pub id: Id,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub owner: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Contact> for ContactView {
+    fn from(c: Contact) -> Self {
+        ContactView {
+            id: c.id,
+            name: c.name,
+            email: c.email,
+            phone: c.phone,
+            owner: c.owner,
+            created_at: rfc3339(c.created_at),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct ConversationView {
+    pub id: Id,
+    pub inbox: String,
+    pub channel: String,
+    pub subject: Option<String>,
+    pub status: ConversationStatus,
+    pub assignee: Option<String>,
+    pub contact: ContactSummary,
+    pub created_at: String,
+    pub last_message_at: String,
+    pub message_count: u64,
+}
+
+impl ConversationView {
+    pub fn new(c: Conversation, contact: Option<Contact>) -> Self {
+        let contact = match contact {
+            Some(contact) => ContactSummary {
+                id: contact.id,
+                name: contact.name,
+                email: contact.email,
+            },
+            None => ContactSummary {
+                id: c.contact,
+                name: None,
+                email: None,
+            },
+        };
+        ConversationView {
+            id: c.id,
+            inbox: c.inbox,
+            channel: c.channel,
+            subject: c.subject,
+            status: c.status,
+            assignee: c.assignee,
+            contact,
+            created_at: rfc3339(c.created_at),
+            last_message_at: rfc3339(c.last_message_at),
+            message_count: c.message_count,
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct AttachmentView {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+    pub url: String,
+}
+
+#[derive(Serialize)]
+pub struct MessageView {
+    pub id: Id,
+    pub conversation: Id,
+    pub direction: Direction,
+    pub channel: String,
+    pub from: Party,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub forwarded_by: Option<Party>,
+    pub to: Vec<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<AttachmentView>,
+    pub flags: Vec<MessageFlag>,
+    pub thread_reason: ThreadReason,
+    pub external_id: Option<String>,
+    pub sent_at: Option<String>,
+    pub created_at: String,
+}
+
+impl From<Message> for MessageView {
+    fn from(m: Message) -> Self {
+        let attachments = m
+            .attachments
+            .into_iter()
+            .enumerate()
+            .map(|(index, a)| AttachmentView {
+                url: format!("/api/v1/messages/{}/attachments/{index}", m.id),
+                name: a.name,
+                content_type: a.content_type,
+                size: a.size,
+            })
+            .collect();
+        MessageView {
+            id: m.id,
+            conversation: m.conversation,
+            direction: m.direction,
+            channel: m.channel,
+            from: m.from,
+            forwarded_by: m.forwarded_by,
+            to: m.to,
+            subject: m.subject,
+            text: m.text,
+            html: m.html,
+            attachments,
+            flags: m.flags,
+            thread_reason: m.thread_reason,
+            external_id: m.external_id,
+            sent_at: m.sent_at.map(rfc3339),
+            created_at: rfc3339(m.created_at),
+        }
+    }
+}

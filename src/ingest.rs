@@ -1,0 +1,54 @@
+//! Ingest: the only way a message enters the store. An adapter hands over an
+//! `Inbound`; ingest checks the channel, lets the store dedupe, find the
+//! contact, thread and persist it in one transaction, then waits for the
+//! group-commit flush that covers the write. Only then does the adapter
+//! acknowledge the sender.
+
+use crate::app::App;
+use crate::inbound::Inbound;
+use crate::store::{Accepted, IngestRequest, StoreError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("no channel \"{0}\" is configured")]
+    UnknownChannel(String),
+    /// The store failed; the sender should retry later.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the ingest task failed: {0}")]
+    Task(String),
+}
+
+impl IngestError {
+    /// Whether the sender should try again later (a temporary failure).
+    pub fn is_temporary(&self) -> bool {
+        !matches!(self, IngestError::UnknownChannel(_))
+    }
+}
+
+/// Stores one inbound message durably. Returns only after the write is on
+/// disk, so the caller may acknowledge it.
+pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError> {
+    let workspace = app.workspace();
+    let channel = workspace
+        .channel(&inbound.channel)
+        .ok_or_else(|| IngestError::UnknownChannel(inbound.channel.clone()))?;
+    let request = IngestRequest {
+        inbox: channel.inbox.clone(),
+        now: app.clock.now(),
+        inbound,
+    };
+    let store = app.store.clone();
+    let accepted = tokio::task::spawn_blocking(move || store.ingest(request))
+        .await
+        .map_err(|e| IngestError::Task(e.to_string()))??;
+    app.store.durable().await?;
+    tracing::debug!(
+        message = %accepted.message,
+        conversation = %accepted.conversation,
+        duplicate = accepted.duplicate,
+        reason = ?accepted.thread_reason,
+        "ingested"
+    );
+    Ok(accepted)
+}

@@ -1,0 +1,29 @@
+//! Switchboard: a self-hosted daemon that connects a team's customer channels
+//! to shared inboxes.
+//!
+//! Modules, in the order a message flows through them:
+//! - [`config`]: the config file, validated into a [`config::Workspace`].
+//! - [`channels`]: adapters at the edge (team email over SMTP, ...), each
+//!   turning its wire format into an [`inbound::Inbound`].
+//! - [`ingest`]: the only way a message enters the store: dedupe, contact,
+//!   thread, persist, acknowledge once durable.
+//! - [`store`]: the sled-backed store behind one narrow typed interface,
+//!   with group commit.
+//! - [`http`]: the agent API.
+//! - [`daemon`]: listeners, signals, shutdown, systemd notification.
+//! - [`model`], [`ids`], [`clock`], [`email_address`], [`tokens`], [`app`]:
+//!   shared types and helpers.
+
+pub mod app;
+pub mod channels;
+pub mod clock;
+pub mod config;
+pub mod daemon;
+pub mod email_address;
+pub mod http;
+pub mod ids;
+pub mod inbound;
+pub mod ingest;
+pub mod model;
+pub mod store;
+pub mod tokens;

@@ -1,0 +1,161 @@
+//! The `switchboard` command: serve, check the config, create API tokens.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+use switchboard::config::{self, ChannelKind, Config};
+use switchboard::daemon::{self, Listeners};
+use switchboard::tokens::TokenRegistry;
+
+/// Exit code for a config that does not validate (EX_CONFIG).
+const EXIT_CONFIG: u8 = 78;
+
+#[derive(Parser)]
+#[command(name = "switchboard", version, about = "Customer channels into shared inboxes")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon.
+    Serve {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file and print a summary.
+    CheckConfig {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create a token for an agent and print it once.
+    Create {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        agent: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "switchboard=info,warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let result = match cli.command {
+        Command::Serve { config } => serve(config),
+        Command::CheckConfig { config } => return check_config(&config),
+        Command::Token {
+            command: TokenCommand::Create { config, agent },
+        } => create_token(&config, &agent),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("switchboard: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn load(path: &PathBuf) -> Result<Config, ExitCode> {
+    config::load(path).map_err(|error| {
+        eprintln!("{}: invalid configuration", path.display());
+        for problem in error.problems() {
+            eprintln!("  {problem}");
+        }
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+fn serve(path: PathBuf) -> anyhow::Result<()> {
+    let config = match load(&path) {
+        Ok(config) => config,
+        Err(_) => anyhow::bail!("not started: fix the configuration"),
+    };
+    for warning in &config.warnings {
+        tracing::warn!(%warning, "config");
+    }
+    let runtime = tokio::runtime::Runtime::new().context("starting the runtime")?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        daemon::cancel_on_signals(shutdown.clone()).context("installing signal handlers")?;
+        let listeners = Listeners::bind(&config).await?;
+        daemon::run(config, Some(path), listeners, shutdown).await?;
+        Ok(())
+    })
+}
+
+fn check_config(path: &PathBuf) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let ws = &config.workspace;
+    println!("{}: ok", path.display());
+    println!("storage   {}", config.storage.path.display());
+    match &config.smtp {
+        Some(smtp) => println!(
+            "smtp      {} as {} (max {} bytes, {} recipients, {} sessions{})",
+            smtp.listen,
+            smtp.hostname,
+            smtp.max_message_bytes,
+            smtp.max_recipients,
+            smtp.max_sessions,
+            if smtp.tls.is_some() { ", STARTTLS" } else { "" }
+        ),
+        None => println!("smtp      off"),
+    }
+    println!("http      {}", config.http.listen);
+    println!("teams     {}", ws.teams.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "));
+    println!("agents    {}", ws.agents.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(", "));
+    for inbox in &ws.inboxes {
+        println!("inbox     {} ({})", inbox.id, inbox.name);
+        for channel in ws.channels.iter().filter(|c| c.inbox == inbox.id) {
+            match &channel.kind {
+                ChannelKind::Email(email) => {
+                    println!("  channel {} email {}", channel.id, email.address);
+                    for extra in &email.receive_addresses {
+                        println!("          also {extra}");
+                    }
+                }
+            }
+        }
+    }
+    for warning in &config.warnings {
+        println!("warning   {warning}");
+    }
+    ExitCode::SUCCESS
+}
+
+fn create_token(path: &PathBuf, agent: &str) -> anyhow::Result<()> {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(_) => anyhow::bail!("fix the configuration first"),
+    };
+    if config.workspace.agent(agent).is_none() {
+        anyhow::bail!("no agent \"{agent}\" in {}", path.display());
+    }
+    let token = TokenRegistry::new(&config.storage.path).create(agent)?;
+    println!("{token}");
+    eprintln!("Keep this token: it is shown once; only its hash is stored.");
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! The records Switchboard keeps: contacts, conversations, messages and their
+//! attachments. These are the stored shapes and, serialised, what the API returns.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::Id;
+
+/// Milliseconds since the Unix epoch, UTC. Serialised as RFC 3339 in the API.
+pub type Millis = i64;
+
+/// A person or organisation that talks to the team on any channel.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Contact {
+    pub id: Id,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    /// The agent who owns this contact, if any (used by routing).
+    #[serde(default)]
+    pub owner: Option<String>,
+    pub created_at: Millis,
+}
+
+/// Where a conversation stands in the team's workflow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConversationStatus {
+    Open,
+    Pending,
+    Closed,
+}
+
+impl ConversationStatus {
+    pub const ALL: [ConversationStatus; 3] = [Self::Open, Self::Pending, Self::Closed];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Open => "open",
+            Self::Pending => "pending",
+            Self::Closed => "closed",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+/// A thread of messages with one contact, in one inbox.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Conversation {
+    pub id: Id,
+    pub inbox: String,
+    /// The channel the conversation started on; replies go out on it.
+    pub channel: String,
+    pub contact: Id,
+    pub subject: Option<String>,
+    pub status: ConversationStatus,
+    pub assignee: Option<String>,
+    pub created_at: Millis,
+    pub last_message_at: Millis,
+    pub message_count: u64,
+}
+
+/// Which way a message travelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+/// Why an inbound message joined the conversation it is in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ThreadReason {
+    /// It started a new conversation.
+    New,
+    /// Its In-Reply-To named a stored message.
+    InReplyTo,
+    /// One of its References named a stored message.
+    References,
+    /// It was addressed to a conversation's reply address.
+    ReplyToken,
+    /// The channel continues the sender's open conversation (chat, messaging).
+    Continued,
+}
+
+/// Facts about a message that automations must respect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessageFlag {
+    /// Sent by a machine (out-of-office, autoresponder, list or bulk mail):
+    /// never answered automatically.
+    AutoReply,
+    /// A delivery status notification (bounce).
+    Bounce,
+    /// Forwarded by a team member; see `forwarded_by`.
+    Forwarded,
+    /// Mail from a list or bulk sender.
+    Bulk,
+}
+
+/// Who a message is from, as the channel names them.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Party {
+    pub name: Option<String>,
+    /// An email address, phone number or channel-specific handle.
+    pub address: Option<String>,
+}
+
+/// What the API tells about one stored attachment; the bytes are kept apart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttachmentMeta {
+    pub name: Option<String>,
+    pub content_type: String,
+    pub size: u64,
+}
+
+/// One message in a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    pub id: Id,
+    pub conversation: Id,
+    pub direction: Direction,
+    pub channel: String,
+    pub from: Party,
+    /// The team member who forwarded this message, when it was forwarded.
+    #[serde(default)]
+    pub forwarded_by: Option<Party>,
+    pub to: Vec<String>,
+    pub subject: Option<String>,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub attachments: Vec<AttachmentMeta>,
+    pub flags: Vec<MessageFlag>,
+    pub thread_reason: ThreadReason,
+    /// The channel's own id of the message (an email's Message-ID).
+    pub external_id: Option<String>,
+    /// When the sender says it was sent (an email's Date header).
+    pub sent_at: Option<Millis>,
+    pub created_at: Millis,
+}

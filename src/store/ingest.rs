@@ -1,0 +1,276 @@
+//! The store's side of ingest: given an `Inbound` for an inbox, dedupe it,
+//! find or create the contact, thread it into a conversation and persist it
+//! all in one transaction. Durability is awaited separately (group commit).
+
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::{decode, encode, keys, Store, StoreError};
+use crate::ids::Id;
+use crate::inbound::Inbound;
+use crate::model::{
+    AttachmentMeta, Contact, Conversation, ConversationStatus, Direction, Message, Millis, Party,
+    ThreadReason,
+};
+
+/// One inbound message, bound for one inbox.
+pub struct IngestRequest {
+    pub inbound: Inbound,
+    pub inbox: String,
+    pub now: Millis,
+}
+
+/// What ingest did with a message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Accepted {
+    pub message: Id,
+    pub conversation: Id,
+    pub contact: Id,
+    /// The message had been stored before (same channel and external id).
+    pub duplicate: bool,
+    pub new_conversation: bool,
+    pub thread_reason: ThreadReason,
+}
+
+impl Store {
+    /// Writes one inbound message (blocking; call from `spawn_blocking`).
+    /// The caller must await `durable()` before acknowledging it.
+    pub fn ingest(&self, request: IngestRequest) -> Result<Accepted, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let IngestRequest { inbound, inbox, now } = request;
+        let t = &self.trees;
+
+        if let Some(external_id) = &inbound.external_id {
+            if let Some(existing) = t.dedupe.get(keys::dedupe(&inbound.channel, external_id))? {
+                return self.duplicate(&existing);
+            }
+        }
+
+        let identity_key = keys::identity(&inbound.sender.identity.kind, &inbound.sender.identity.handle);
+        let (contact, contact_changed) = match t.identities.get(&identity_key)? {
+            Some(id_bytes) => {
+                let mut contact: Contact = self.required(&t.contacts, &id_bytes, "contact")?;
+                let changed = fill_contact(&mut contact, &inbound);
+                (contact, changed)
+            }
+            None => (
+                Contact {
+                    id: Id::new_at(now),
+                    name: inbound.sender.name.clone(),
+                    email: inbound.sender.email.clone(),
+                    phone: inbound.sender.phone.clone(),
+                    owner: None,
+                    created_at: now,
+                },
+                true,
+            ),
+        };
+
+        let (existing, thread_reason) = self.find_thread(&inbound, &inbox, contact.id)?;
+        let new_conversation = existing.is_none();
+        let message_id = Id::new_at(now);
+        let old_conversation = existing.clone();
+        let mut conversation = existing.unwrap_or_else(|| Conversation {
+            id: Id::new_at(now),
+            inbox: inbox.clone(),
+            channel: inbound.channel.clone(),
+            contact: contact.id,
+            subject: inbound.subject.clone(),
+            status: ConversationStatus::Open,
+            assignee: None,
+            created_at: now,
+            last_message_at: now,
+            message_count: 0,
+        });
+        conversation.last_message_at = conversation.last_message_at.max(now);
+        conversation.message_count += 1;
+        if conversation.status == ConversationStatus::Closed {
+            conversation.status = ConversationStatus::Open;
+        }
+
+        let message = Message {
+            id: message_id,
+            conversation: conversation.id,
+            direction: Direction::Inbound,
+            channel: inbound.channel.clone(),
+            from: Party {
+                name: inbound.sender.name.clone(),
+                address: Some(inbound.sender.identity.handle.clone()),
+            },
+            forwarded_by: inbound.forwarded_by.clone(),
+            to: inbound.to.clone(),
+            subject: inbound.subject.clone(),
+            text: inbound.text.clone(),
+            html: inbound.html.clone(),
+            attachments: inbound
+                .attachments
+                .iter()
+                .map(|a| AttachmentMeta {
+                    name: a.name.clone(),
+                    content_type: a.content_type.clone(),
+                    size: a.bytes.len() as u64,
+                })
+                .collect(),
+            flags: inbound.flags.clone(),
+            thread_reason,
+            external_id: inbound.external_id.clone(),
+            sent_at: inbound.sent_at,
+            created_at: now,
+        };
+
+        let stored_ref = keys::message(conversation.id, message_id);
+        let old_activity = old_conversation
+            .map(|c| keys::activity_keys(&c.inbox, c.status, c.last_message_at, c.id));
+        let new_activity = keys::activity_keys(
+            &conversation.inbox,
+            conversation.status,
+            conversation.last_message_at,
+            conversation.id,
+        );
+        let contact_bytes = encode(&contact);
+        let conversation_bytes = encode(&conversation);
+        let message_bytes = encode(&message);
+
+        let result: Result<(), TransactionError<()>> = (
+            &t.contacts,
+            &t.identities,
+            &t.conversations,
+            &t.messages,
+            &t.message_conversation,
+            &t.activity,
+            &t.external_refs,
+            &t.dedupe,
+            &t.contact_channel,
+            &t.attachments,
+            &t.raw,
+        )
+            .transaction(
+                |(contacts, identities, conversations, messages, message_conv, activity, refs, dedupe, contact_channel, attachments, raw)| {
+                    if contact_changed {
+                        contacts.insert(&contact.id.to_bytes(), contact_bytes.as_slice())?;
+                        identities.insert(identity_key.as_slice(), &contact.id.to_bytes())?;
+                    }
+                    conversations.insert(&conversation.id.to_bytes(), conversation_bytes.as_slice())?;
+                    if let Some(old) = &old_activity {
+                        for key in old {
+                            activity.remove(key.as_slice())?;
+                        }
+                    }
+                    for key in &new_activity {
+                        activity.insert(key.as_slice(), &[])?;
+                    }
+                    messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
+                    message_conv.insert(&message_id.to_bytes(), &conversation.id.to_bytes())?;
+                    if let Some(external_id) = &inbound.external_id {
+                        refs.insert(keys::external_ref(&inbox, external_id), stored_ref.as_slice())?;
+                        dedupe.insert(keys::dedupe(&inbound.channel, external_id), stored_ref.as_slice())?;
+                    }
+                    contact_channel.insert(
+                        keys::contact_channel(contact.id, &inbound.channel),
+                        &conversation.id.to_bytes(),
+                    )?;
+                    for (index, attachment) in inbound.attachments.iter().enumerate() {
+                        attachments.insert(keys::attachment(message_id, index as u32), attachment.bytes.as_slice())?;
+                    }
+                    if let Some(bytes) = &inbound.raw {
+                        raw.insert(&message_id.to_bytes(), bytes.as_slice())?;
+                    }
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
+        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+
+        Ok(Accepted {
+            message: message_id,
+            conversation: conversation.id,
+            contact: contact.id,
+            duplicate: false,
+            new_conversation,
+            thread_reason,
+        })
+    }
+
+    fn duplicate(&self, stored_ref: &[u8]) -> Result<Accepted, StoreError> {
+        let message: Message = self.required(&self.trees.messages, stored_ref, "message")?;
+        let conversation: Conversation =
+            self.required(&self.trees.conversations, &message.conversation.to_bytes(), "conversation")?;
+        Ok(Accepted {
+            message: message.id,
+            conversation: conversation.id,
+            contact: conversation.contact,
+            duplicate: true,
+            new_conversation: false,
+            thread_reason: message.thread_reason,
+        })
+    }
+
+    /// The conversation an inbound message joins, and why; `None` for a new one.
+    fn find_thread(
+        &self,
+        inbound: &Inbound,
+        inbox: &str,
+        contact: Id,
+    ) -> Result<(Option<Conversation>, ThreadReason), StoreError> {
+        let hints = &inbound.thread_hints;
+        for id in &hints.in_reply_to {
+            if let Some(conversation) = self.conversation_by_ref(inbox, id)? {
+                return Ok((Some(conversation), ThreadReason::InReplyTo));
+            }
+        }
+        for id in hints.references.iter().rev() {
+            if let Some(conversation) = self.conversation_by_ref(inbox, id)? {
+                return Ok((Some(conversation), ThreadReason::References));
+            }
+        }
+        if hints.continue_open {
+            if let Some(id) = self.trees.contact_channel.get(keys::contact_channel(contact, &inbound.channel))? {
+                let conversation: Conversation = self.required(&self.trees.conversations, &id, "conversation")?;
+                if conversation.status != ConversationStatus::Closed && conversation.inbox == inbox {
+                    return Ok((Some(conversation), ThreadReason::Continued));
+                }
+            }
+        }
+        Ok((None, ThreadReason::New))
+    }
+
+    fn conversation_by_ref(&self, inbox: &str, external_id: &str) -> Result<Option<Conversation>, StoreError> {
+        let Some(stored_ref) = self.trees.external_refs.get(keys::external_ref(inbox, external_id))? else {
+            return Ok(None);
+        };
+        let conversation_id = &stored_ref[..16.min(stored_ref.len())];
+        self.trees
+            .conversations
+            .get(conversation_id)?
+            .map(|bytes| decode(&bytes))
+            .transpose()
+    }
+
+    pub(super) fn required<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &sled::Tree,
+        key: &[u8],
+        what: &str,
+    ) -> Result<T, StoreError> {
+        let bytes = tree
+            .get(key)?
+            .ok_or_else(|| StoreError::Corrupt(format!("{what} referenced by an index is missing")))?;
+        decode(&bytes)
+    }
+}
+
+/// Fills in what the contact lacked from what this message tells.
+fn fill_contact(contact: &mut Contact, inbound: &Inbound) -> bool {
+    let mut changed = false;
+    let sender = &inbound.sender;
+    for (field, value) in [
+        (&mut contact.name, &sender.name),
+        (&mut contact.email, &sender.email),
+        (&mut contact.phone, &sender.phone),
+    ] {
+        if field.is_none() && value.is_some() {
+            *field = value.clone();
+            changed = true;
+        }
+    }
+    changed
+}

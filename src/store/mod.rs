@@ -1,0 +1,136 @@
+//! The store: contacts, conversations, messages, attachments and the indexes
+//! that find them, on sled. Nothing outside this module sees sled types, so a
+//! second backend can be added behind the same interface.
+//!
+//! Writes are serialised by one writer lock and applied in one multi-tree
+//! transaction each; durability comes from the shared group-commit flush
+//! (`durable`), which callers await before acknowledging anything.
+
+mod group_commit;
+mod ingest;
+mod keys;
+mod read;
+mod schema;
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+pub use ingest::{Accepted, IngestRequest};
+pub use read::{ConversationQuery, Page};
+
+use group_commit::GroupCommit;
+
+/// Trees, by what they hold. See `keys` for each key layout.
+#[derive(Clone)]
+struct Trees {
+    meta: sled::Tree,
+    contacts: sled::Tree,
+    identities: sled::Tree,
+    conversations: sled::Tree,
+    messages: sled::Tree,
+    message_conversation: sled::Tree,
+    activity: sled::Tree,
+    external_refs: sled::Tree,
+    dedupe: sled::Tree,
+    contact_channel: sled::Tree,
+    attachments: sled::Tree,
+    raw: sled::Tree,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the store at {path}: {source}")]
+    Open { path: String, source: sled::Error },
+    #[error(
+        "the store at {path} has schema version {found}, this build needs {expected}; \
+         export it with the build that wrote it"
+    )]
+    SchemaMismatch {
+        path: String,
+        found: u32,
+        expected: u32,
+    },
+    #[error("store I/O failed: {0}")]
+    Io(#[from] sled::Error),
+    #[error("store transaction failed: {0}")]
+    Transaction(String),
+    #[error("a stored record is corrupt: {0}")]
+    Corrupt(String),
+    #[error("could not make the write durable: {0}")]
+    NotDurable(String),
+}
+
+/// The one handle to the store; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    db: sled::Db,
+    trees: Trees,
+    commit: GroupCommit,
+    writer: Arc<Mutex<()>>,
+}
+
+impl Store {
+    /// Opens (or creates) the store at `path` and starts its flusher. Must be
+    /// called inside a tokio runtime.
+    pub fn open(path: &Path) -> Result<Store, StoreError> {
+        let open_error = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(64 * 1024 * 1024)
+            .flush_every_ms(None)
+            .open()
+            .map_err(open_error)?;
+        let tree = |name: &str| db.open_tree(name).map_err(open_error);
+        let trees = Trees {
+            meta: tree("meta")?,
+            contacts: tree("contacts")?,
+            identities: tree("identities")?,
+            conversations: tree("conversations")?,
+            messages: tree("messages")?,
+            message_conversation: tree("message_conversation")?,
+            activity: tree("activity")?,
+            external_refs: tree("external_refs")?,
+            dedupe: tree("dedupe")?,
+            contact_channel: tree("contact_channel")?,
+            attachments: tree("attachments")?,
+            raw: tree("raw")?,
+        };
+        schema::check_or_init(&trees.meta, path)?;
+        db.flush().map_err(open_error)?;
+        let commit = GroupCommit::start(db.clone());
+        Ok(Store {
+            db,
+            trees,
+            commit,
+            writer: Arc::new(Mutex::new(())),
+        })
+    }
+
+    /// Waits until every write made before the call is on disk.
+    pub async fn durable(&self) -> Result<(), StoreError> {
+        self.commit.durable().await.map_err(StoreError::NotDurable)
+    }
+
+    /// How many group-commit flushes have run since the store was opened.
+    pub fn flush_count(&self) -> u64 {
+        self.commit.flush_count()
+    }
+
+    /// Flushes everything now (used at shutdown).
+    pub fn flush_now(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    // Serialising our own plain structs to JSON cannot fail.
+    serde_json::to_vec(value).unwrap_or_default()
+}
+
+fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+}

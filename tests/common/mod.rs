@@ -1,0 +1,278 @@
+//! Test harness: starts the real `switchboard` binary on port 0 with a test
+//! config, and talks to it as its users do: SMTP over TCP and HTTP with a
+//! bearer token.
+#![allow(dead_code)]
+
+pub mod mails;
+pub mod smtp;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_switchboard");
+
+/// The config every end-to-end test runs with: two inboxes with one email
+/// channel each, an admin and a restricted agent.
+pub fn test_config(max_message_bytes: u64) -> String {
+    format!(
+        r#"
+[storage]
+path = "data"
+
+[smtp]
+listen = "127.0.0.1:0"
+hostname = "mx.switchboard.test"
+max_message_bytes = {max_message_bytes}
+max_recipients = 5
+
+[http]
+listen = "127.0.0.1:0"
+
+[[teams]]
+id = "support"
+name = "Support"
+
+[[teams]]
+id = "sales"
+name = "Sales"
+
+[[agents]]
+id = "alice"
+name = "Alice Admin"
+email = "alice@example.com"
+role = "admin"
+teams = ["support"]
+
+[[agents]]
+id = "bob"
+name = "Bob Seller"
+email = "bob@example.com"
+role = "agent"
+teams = ["sales"]
+
+[[inboxes]]
+id = "support"
+name = "Support"
+teams = ["support"]
+
+[[inboxes]]
+id = "sales"
+name = "Sales"
+teams = ["sales"]
+
+[[channels]]
+id = "support-email"
+inbox = "support"
+kind = "email"
+address = "support@example.com"
+receive_addresses = ["fwd-support@mx.switchboard.test"]
+
+[[channels]]
+id = "sales-email"
+inbox = "sales"
+kind = "email"
+address = "sales@example.com"
+forwarders = ["relay@partner.example"]
+forwarded_sender = "forwarder"
+"#
+    )
+}
+
+/// A running daemon; killed when dropped.
+pub struct Daemon {
+    child: Child,
+    pub smtp: SocketAddr,
+    pub http: SocketAddr,
+    pub dir: PathBuf,
+    pub token: String,
+}
+
+/// Writes the test config into `dir` (once) and creates an admin token.
+pub fn prepare(dir: &Path, max_message_bytes: u64) -> String {
+    let config = dir.join("config.toml");
+    if !config.exists() {
+        std::fs::write(&config, test_config(max_message_bytes)).unwrap();
+    }
+    create_token(dir, "alice")
+}
+
+pub fn create_token(dir: &Path, agent: &str) -> String {
+    let output = Command::new(BIN)
+        .args(["token", "create", "--agent", agent, "--config"])
+        .arg(dir.join("config.toml"))
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "token create failed: {output:?}");
+    String::from_utf8(output.stdout).unwrap().trim().to_string()
+}
+
+impl Daemon {
+    /// A fresh daemon in a new folder.
+    pub fn start_fresh(dir: &Path) -> Daemon {
+        let token = prepare(dir, 1024 * 1024);
+        Daemon::start(dir, token)
+    }
+
+    /// Starts the daemon on the config already in `dir` and waits for its
+    /// ready line.
+    pub fn start(dir: &Path, token: String) -> Daemon {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(dir.join("daemon.log"))
+            .unwrap();
+        let mut child = Command::new(BIN)
+            .args(["serve", "--config"])
+            .arg(dir.join("config.toml"))
+            .env("RUST_LOG", "switchboard=debug,warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, receiver) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(line)) = lines.next() {
+                let _ = sender.send(line);
+            }
+            for _ in lines {}
+        });
+        let line = receiver
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("daemon not ready; log: {}", read_log(dir)));
+        let field = |name: &str| -> SocketAddr {
+            line.split_whitespace()
+                .find_map(|part| part.strip_prefix(&format!("{name}=")))
+                .unwrap_or_else(|| panic!("no {name} in ready line {line:?}"))
+                .parse()
+                .unwrap()
+        };
+        Daemon {
+            smtp: field("smtp"),
+            http: field("http"),
+            child,
+            dir: dir.to_path_buf(),
+            token,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait for a clean exit; returns the exit status code.
+    pub fn terminate(mut self) -> Option<i32> {
+        signal(self.child.id(), "TERM");
+        let status = self.child.wait().unwrap();
+        status.code()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.http, path)
+    }
+
+    /// GET with the admin token; returns status and JSON body.
+    pub fn get(&self, path: &str) -> (u16, Value) {
+        self.get_with(path, Some(&self.token))
+    }
+
+    pub fn get_with(&self, path: &str, token: Option<&str>) -> (u16, Value) {
+        let mut request = http().get(self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Every conversation visible to the admin, following cursors.
+    pub fn all_conversations(&self, query: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut path = format!("/api/v1/conversations?limit=100{query}");
+            if let Some(c) = &cursor {
+                path.push_str(&format!("&cursor={c}"));
+            }
+            let (status, body) = self.get(&path);
+            assert_eq!(status, 200, "{body}");
+            all.extend(body["conversations"].as_array().unwrap().iter().cloned());
+            match body["next_cursor"].as_str() {
+                Some(next) => cursor = Some(next.to_string()),
+                None => return all,
+            }
+        }
+    }
+
+    pub fn messages(&self, conversation: &str) -> Vec<Value> {
+        let (status, body) = self.get(&format!("/api/v1/conversations/{conversation}/messages"));
+        assert_eq!(status, 200, "{body}");
+        body["messages"].as_array().unwrap().clone()
+    }
+
+    /// Every stored message, with its conversation.
+    pub fn all_messages(&self) -> Vec<Value> {
+        self.all_conversations("")
+            .iter()
+            .flat_map(|c| self.messages(c["id"].as_str().unwrap()))
+            .collect()
+    }
+
+    /// The one message with this subject, panicking if there is not exactly one.
+    pub fn message_by_subject(&self, subject: &str) -> Value {
+        let found: Vec<Value> = self
+            .all_messages()
+            .into_iter()
+            .filter(|m| m["subject"].as_str() == Some(subject))
+            .collect();
+        assert_eq!(found.len(), 1, "messages with subject {subject:?}: {found:#?}");
+        found.into_iter().next().unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        read_log(&self.dir)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn read_log(dir: &Path) -> String {
+    std::fs::read_to_string(dir.join("daemon.log")).unwrap_or_default()
+}
+
+pub fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+        .unwrap()
+}
+
+pub fn signal(pid: u32, name: &str) {
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
