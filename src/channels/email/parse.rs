@@ -86,7 +86,8 @@ fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseErr
         .filter(|m| !m.headers().is_empty())
         .ok_or(ParseError::NoHeaders)?;
     let subject = non_empty(message.subject());
-    let text = text_body(&message);
+    let body = BodyParts::of(&message);
+    let text = text_body(&message, &body);
     let forward = forwarded::find_original(&message, text.as_deref(), subject.as_deref());
     Ok(ParsedMail {
         message_id: message.message_id().and_then(clean_id),
@@ -97,8 +98,8 @@ fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseErr
         envelope_sender: None,
         subject,
         text,
-        html: html_body(&message),
-        attachments: attachments(&message, raw),
+        html: html_body(&message, &body),
+        attachments: attachments(&message, &body, raw),
         sent_at: sent_at(&message),
         flags: auto_reply::flags(&message, null_sender),
         forward,
@@ -254,53 +255,88 @@ fn sent_at(message: &Message<'_>) -> Option<Millis> {
     date.to_timestamp().checked_mul(1000)
 }
 
+/// The part ids of a mail's body, in document order: mail-parser's body
+/// parts plus the unnamed inline `text/plain` and `text/html` parts it
+/// files as attachments (inside `multipart/related`, or undecodable).
+struct BodyParts {
+    text: Vec<u32>,
+    html: Vec<u32>,
+}
+
+impl BodyParts {
+    fn of(message: &Message<'_>) -> Self {
+        let mut text = message.text_body.clone();
+        let mut html = message.html_body.clone();
+        for &id in &message.attachments {
+            match message.parts.get(id as usize) {
+                Some(part) if is_inline_text(part) && part.is_text_html() => html.push(id),
+                Some(part) if is_inline_text(part) => text.push(id),
+                _ => {}
+            }
+        }
+        for ids in [&mut text, &mut html] {
+            ids.sort_unstable();
+            ids.dedup();
+        }
+        BodyParts { text, html }
+    }
+
+    fn contains(&self, id: u32) -> bool {
+        self.text.binary_search(&id).is_ok() || self.html.binary_search(&id).is_ok()
+    }
+}
+
+/// A text part that reads as part of the message rather than as a file:
+/// `text/plain` or `text/html`, no file name, not `attachment`.
+fn is_inline_text(part: &MessagePart<'_>) -> bool {
+    let plain_or_html = part.content_type().is_none_or(|ct| {
+        ct.ctype().eq_ignore_ascii_case("text")
+            && ct
+                .subtype()
+                .is_none_or(|s| s.eq_ignore_ascii_case("plain") || s.eq_ignore_ascii_case("html"))
+    });
+    part.is_text()
+        && plain_or_html
+        && part.attachment_name().is_none()
+        && part.content_disposition().is_none_or(|d| !d.is_attachment())
+}
+
 /// The text parts of the body joined; HTML parts that stand in for a
 /// missing text alternative are converted to text.
-fn text_body(message: &Message<'_>) -> Option<String> {
-    let parts: Vec<String> = message
-        .text_bodies()
-        .filter_map(|part| match &part.body {
-            PartType::Text(text) => Some(text.to_string()),
-            PartType::Html(html) => Some(html_to_text(html)),
-            _ => None,
-        })
-        .collect();
-    join(parts)
+fn text_body(message: &Message<'_>, body: &BodyParts) -> Option<String> {
+    join(body.text.iter().filter_map(|id| match &message.parts.get(*id as usize)?.body {
+        PartType::Text(text) => Some(text.to_string()),
+        PartType::Html(html) => Some(html_to_text(html)),
+        _ => None,
+    }))
 }
 
 /// The real `text/html` parts of the body joined (never text converted to
 /// HTML).
-fn html_body(message: &Message<'_>) -> Option<String> {
-    let parts: Vec<String> = message
-        .html_bodies()
-        .filter_map(|part| match &part.body {
-            PartType::Html(html) => Some(html.to_string()),
-            _ => None,
-        })
-        .collect();
-    join(parts)
+fn html_body(message: &Message<'_>, body: &BodyParts) -> Option<String> {
+    join(body.html.iter().filter_map(|id| match &message.parts.get(*id as usize)?.body {
+        PartType::Html(html) => Some(html.to_string()),
+        _ => None,
+    }))
 }
 
-fn join(parts: Vec<String>) -> Option<String> {
-    let parts: Vec<String> = parts.into_iter().filter(|p| !p.trim().is_empty()).collect();
+fn join(parts: impl Iterator<Item = String>) -> Option<String> {
+    let parts: Vec<String> = parts.filter(|p| !p.trim().is_empty()).collect();
     (!parts.is_empty()).then(|| parts.join("\n"))
 }
 
-/// The attachments: every part mail-parser lists as one, except text parts
-/// that are also a body.
-fn attachments(message: &Message<'_>, raw: &[u8]) -> Vec<InboundAttachment> {
+/// The attachments: every part mail-parser lists as one, except body parts.
+fn attachments(message: &Message<'_>, body: &BodyParts, raw: &[u8]) -> Vec<InboundAttachment> {
     message
         .attachments
         .iter()
-        .filter_map(|id| {
-            let part = message.parts.get(*id as usize)?;
-            let is_body = part.is_text()
-                && (message.text_body.contains(id) || message.html_body.contains(id));
-            (!is_body && !part.is_multipart()).then(|| InboundAttachment {
-                name: non_empty(part.attachment_name()),
-                content_type: content_type(part),
-                bytes: attachment_bytes(part, raw),
-            })
+        .filter(|id| !body.contains(**id))
+        .filter_map(|id| message.parts.get(*id as usize))
+        .filter(|part| !part.is_multipart())
+        .map(|part| InboundAttachment {
+            name: non_empty(part.attachment_name()),
+            content_type: content_type(part),
+            bytes: attachment_bytes(part, raw),
         })
         .collect()
 }
