@@ -18,7 +18,12 @@ pub struct App {
 }
 
 impl App {
-    pub fn new(workspace: Workspace, store: Store, clock: Arc<dyn Clock>, tokens: TokenRegistry) -> Self {
+    pub fn new(
+        workspace: Workspace,
+        store: Store,
+        clock: Arc<dyn Clock>,
+        tokens: TokenRegistry,
+    ) -> Self {
         App {
             workspace: ArcSwap::from_pointee(workspace),
             store,

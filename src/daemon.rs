@@ -97,7 +97,11 @@ pub async fn run(
     if let (Some(settings), Some(listener)) = (&config.smtp, listeners.smtp) {
         let tls = settings.tls.as_ref().map(smtp::load_tls).transpose()?;
         ready.push(format!("smtp={}", listener.local_addr()?));
-        let server = SmtpServer::new(settings.clone(), tls, Arc::new(EmailReceiver::new(app.clone())));
+        let server = SmtpServer::new(
+            settings.clone(),
+            tls,
+            Arc::new(EmailReceiver::new(app.clone())),
+        );
         tasks.spawn(server.serve(listener, shutdown.clone(), DRAIN_DEADLINE));
     }
     ready.push(format!("http={}", listeners.http.local_addr()?));
@@ -130,7 +134,7 @@ pub async fn run(
         tracing::warn!("some sessions did not finish before the deadline");
     }
     store.flush_now()?;
-    tracing::info!("stopped");
+    tracing::info!(flushes = store.flush_count(), "stopped");
     Ok(())
 }
 
@@ -152,7 +156,11 @@ pub fn cancel_on_signals(shutdown: CancellationToken) -> Result<(), std::io::Err
 /// Re-reads the config on SIGHUP and applies its workspace; an invalid file
 /// is logged and the running workspace kept. Listener and storage changes
 /// need a restart.
-async fn reload_on_sighup(app: Arc<App>, config_path: Option<PathBuf>, shutdown: CancellationToken) {
+async fn reload_on_sighup(
+    app: Arc<App>,
+    config_path: Option<PathBuf>,
+    shutdown: CancellationToken,
+) {
     use tokio::signal::unix::{signal, SignalKind};
     let Some(path) = config_path else {
         return;

@@ -43,7 +43,10 @@ mod tests {
 
     #[test]
     fn strips_plus_tags() {
-        assert_eq!(without_tag("support+billing@example.com"), "support@example.com");
+        assert_eq!(
+            without_tag("support+billing@example.com"),
+            "support@example.com"
+        );
         assert_eq!(without_tag("support@example.com"), "support@example.com");
         assert_eq!(without_tag("+x@example.com"), "+x@example.com");
     }

@@ -1,6 +1,6 @@
 //! The `switchboard` command: serve, check the config, create API tokens.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -15,7 +15,11 @@ use switchboard::tokens::TokenRegistry;
 const EXIT_CONFIG: u8 = 78;
 
 #[derive(Parser)]
-#[command(name = "switchboard", version, about = "Customer channels into shared inboxes")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Customer channels into shared inboxes"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -59,6 +63,7 @@ fn main() -> ExitCode {
                 .unwrap_or_else(|_| "switchboard=info,warn".into()),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
     let result = match cli.command {
         Command::Serve { config } => serve(config),
@@ -76,7 +81,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn load(path: &PathBuf) -> Result<Config, ExitCode> {
+fn load(path: &Path) -> Result<Config, ExitCode> {
     config::load(path).map_err(|error| {
         eprintln!("{}: invalid configuration", path.display());
         for problem in error.problems() {
@@ -104,7 +109,7 @@ fn serve(path: PathBuf) -> anyhow::Result<()> {
     })
 }
 
-fn check_config(path: &PathBuf) -> ExitCode {
+fn check_config(path: &Path) -> ExitCode {
     let config = match load(path) {
         Ok(config) => config,
         Err(code) => return code,
@@ -125,8 +130,22 @@ fn check_config(path: &PathBuf) -> ExitCode {
         None => println!("smtp      off"),
     }
     println!("http      {}", config.http.listen);
-    println!("teams     {}", ws.teams.iter().map(|t| t.id.as_str()).collect::<Vec<_>>().join(", "));
-    println!("agents    {}", ws.agents.iter().map(|a| a.id.as_str()).collect::<Vec<_>>().join(", "));
+    println!(
+        "teams     {}",
+        ws.teams
+            .iter()
+            .map(|t| t.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    println!(
+        "agents    {}",
+        ws.agents
+            .iter()
+            .map(|a| a.id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
     for inbox in &ws.inboxes {
         println!("inbox     {} ({})", inbox.id, inbox.name);
         for channel in ws.channels.iter().filter(|c| c.inbox == inbox.id) {
@@ -146,7 +165,7 @@ fn check_config(path: &PathBuf) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn create_token(path: &PathBuf, agent: &str) -> anyhow::Result<()> {
+fn create_token(path: &Path, agent: &str) -> anyhow::Result<()> {
     let config = match load(path) {
         Ok(config) => config,
         Err(_) => anyhow::bail!("fix the configuration first"),

@@ -18,7 +18,10 @@ const PREFIX: &str = "sb_";
 #[derive(Debug, thiserror::Error)]
 pub enum TokenError {
     #[error("cannot write {path}: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
 }
 
 /// Token hashes and their agents, as on disk.
@@ -66,7 +69,8 @@ impl TokenRegistry {
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
         let mut file = options.open(&self.path).map_err(write_error)?;
         let created = jiff::Timestamp::now();
-        writeln!(file, "{} {} {}", hex::encode(hash(&token)), agent, created).map_err(write_error)?;
+        writeln!(file, "{} {} {}", hex::encode(hash(&token)), agent, created)
+            .map_err(write_error)?;
         file.sync_all().map_err(write_error)?;
         Ok(token)
     }

@@ -35,7 +35,13 @@ fn fifty_concurrent_sessions_are_all_stored() {
                 client.ehlo();
                 for j in 0..4 {
                     let subject = format!("concurrent {i}-{j}");
-                    let mail = mails::simple(&format!("c{i}-{j}@x.example"), &format!("u{i}@x.example"), "support@example.com", &subject, "hi");
+                    let mail = mails::simple(
+                        &format!("c{i}-{j}@x.example"),
+                        &format!("u{i}@x.example"),
+                        "support@example.com",
+                        &subject,
+                        "hi",
+                    );
                     let reply = client.send_mail(&format!("u{i}@x.example"), SUPPORT, &mail);
                     assert_eq!(reply.code, 250, "{subject}: {reply:?}");
                 }
@@ -54,8 +60,17 @@ fn a_restart_keeps_everything() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_fresh(dir.path());
     for i in 0..10 {
-        let mail = mails::simple(&format!("keep{i}@x.example"), "k@x.example", "support@example.com", &format!("keep {i}"), "body");
-        assert_eq!(deliver(daemon.smtp, "k@x.example", SUPPORT, &mail).code, 250);
+        let mail = mails::simple(
+            &format!("keep{i}@x.example"),
+            "k@x.example",
+            "support@example.com",
+            &format!("keep {i}"),
+            "body",
+        );
+        assert_eq!(
+            deliver(daemon.smtp, "k@x.example", SUPPORT, &mail).code,
+            250
+        );
     }
     let before = daemon.all_conversations("");
     let token = daemon.token.clone();
@@ -65,8 +80,17 @@ fn a_restart_keeps_everything() {
     let after = daemon.all_conversations("");
     assert_eq!(before, after);
     // Ids keep threading working across the restart.
-    let reply = mails::reply("keep-reply@x.example", "k@x.example", "Re: keep 3", Some("keep3@x.example"), &[]);
-    assert_eq!(deliver(daemon.smtp, "k@x.example", SUPPORT, &reply).code, 250);
+    let reply = mails::reply(
+        "keep-reply@x.example",
+        "k@x.example",
+        "Re: keep 3",
+        Some("keep3@x.example"),
+        &[],
+    );
+    assert_eq!(
+        deliver(daemon.smtp, "k@x.example", SUPPORT, &reply).code,
+        250
+    );
     assert_eq!(daemon.all_conversations("").len(), 10);
 }
 
@@ -84,17 +108,27 @@ fn sigkill_while_clients_send_loses_no_acknowledged_message() {
             std::thread::spawn(move || {
                 let mut n = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let Ok(stream) = std::net::TcpStream::connect(smtp) else { return };
+                    let Ok(stream) = std::net::TcpStream::connect(smtp) else {
+                        return;
+                    };
                     drop(stream);
                     let subject = format!("crash {i}-{n}");
-                    let mail = mails::simple(&format!("k{i}-{n}@x.example"), "c@x.example", "support@example.com", &subject, "payload");
+                    let mail = mails::simple(
+                        &format!("k{i}-{n}@x.example"),
+                        "c@x.example",
+                        "support@example.com",
+                        &subject,
+                        "payload",
+                    );
                     let result = std::panic::catch_unwind(|| {
                         let mut client = SmtpClient::connect(smtp);
                         client.ehlo();
                         client.send_mail("c@x.example", SUPPORT, &mail)
                     });
                     match result {
-                        Ok(reply) if reply.code == 250 => acknowledged.lock().unwrap().push(subject),
+                        Ok(reply) if reply.code == 250 => {
+                            acknowledged.lock().unwrap().push(subject)
+                        }
                         Ok(_) => {}
                         Err(_) => return,
                     }
@@ -111,10 +145,22 @@ fn sigkill_while_clients_send_loses_no_acknowledged_message() {
         let _ = sender.join();
     }
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 20, "the test must catch the daemon mid-flow ({} acked)", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "the test must catch the daemon mid-flow ({} acked)",
+        acknowledged.len()
+    );
 
     let daemon = Daemon::start(dir.path(), token);
     let stored = stored_subjects(&daemon);
-    let lost: Vec<&String> = acknowledged.iter().filter(|s| !stored.contains(*s)).collect();
-    assert!(lost.is_empty(), "{} of {} acknowledged messages lost: {lost:?}", lost.len(), acknowledged.len());
+    let lost: Vec<&String> = acknowledged
+        .iter()
+        .filter(|s| !stored.contains(*s))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} acknowledged messages lost: {lost:?}",
+        lost.len(),
+        acknowledged.len()
+    );
 }

@@ -10,8 +10,19 @@ use common::Daemon;
 fn delivered_mail_appears_as_a_conversation_with_a_contact() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_fresh(dir.path());
-    let mail = mails::simple("first@customer.example", "carol@customer.example", "support@example.com", "Order 42 missing", "Where is it?");
-    let reply = deliver(daemon.smtp, "carol@customer.example", &["support@example.com"], &mail);
+    let mail = mails::simple(
+        "first@customer.example",
+        "carol@customer.example",
+        "support@example.com",
+        "Order 42 missing",
+        "Where is it?",
+    );
+    let reply = deliver(
+        daemon.smtp,
+        "carol@customer.example",
+        &["support@example.com"],
+        &mail,
+    );
     assert_eq!(reply.code, 250, "{reply:?}");
 
     let conversations = daemon.all_conversations("&inbox=support");
@@ -25,7 +36,10 @@ fn delivered_mail_appears_as_a_conversation_with_a_contact() {
     assert_eq!(conversation["message_count"], 1);
     assert_eq!(conversation["contact"]["email"], "carol@customer.example");
     assert_eq!(conversation["contact"]["name"], "Carol Customer");
-    assert!(conversation["last_message_at"].as_str().unwrap().ends_with('Z'));
+    assert!(conversation["last_message_at"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
 
     let messages = daemon.messages(conversation["id"].as_str().unwrap());
     assert_eq!(messages.len(), 1);
@@ -43,12 +57,33 @@ fn delivered_mail_appears_as_a_conversation_with_a_contact() {
     assert_eq!(contact["email"], "carol@customer.example");
 
     // The same sender again: the same contact, a new conversation.
-    let again = mails::simple("second@customer.example", "Carol@Customer.example", "support@example.com", "Another thing", "Hi");
-    assert_eq!(deliver(daemon.smtp, "carol@customer.example", &["support@example.com"], &again).code, 250);
+    let again = mails::simple(
+        "second@customer.example",
+        "Carol@Customer.example",
+        "support@example.com",
+        "Another thing",
+        "Hi",
+    );
+    assert_eq!(
+        deliver(
+            daemon.smtp,
+            "carol@customer.example",
+            &["support@example.com"],
+            &again
+        )
+        .code,
+        250
+    );
     let conversations = daemon.all_conversations("&inbox=support");
     assert_eq!(conversations.len(), 2);
-    assert_eq!(conversations[0]["subject"], "Another thing", "latest activity first");
-    assert_eq!(conversations[0]["contact"]["id"], conversations[1]["contact"]["id"]);
+    assert_eq!(
+        conversations[0]["subject"], "Another thing",
+        "latest activity first"
+    );
+    assert_eq!(
+        conversations[0]["contact"]["id"],
+        conversations[1]["contact"]["id"]
+    );
 }
 
 #[test]
@@ -64,8 +99,16 @@ fn recipients_are_checked_against_configured_channels() {
     assert!(refused.text.starts_with("5.1.1"), "{refused:?}");
     assert_eq!(client.command("RCPT TO:<nobody@example.com>").code, 550);
     // Case-insensitive local part, +tag, and a forwarding target are accepted.
-    assert_eq!(client.command("RCPT TO:<SUPPORT+billing@Example.com>").code, 250);
-    assert_eq!(client.command("RCPT TO:<fwd-support@mx.switchboard.test>").code, 250);
+    assert_eq!(
+        client.command("RCPT TO:<SUPPORT+billing@Example.com>").code,
+        250
+    );
+    assert_eq!(
+        client
+            .command("RCPT TO:<fwd-support@mx.switchboard.test>")
+            .code,
+        250
+    );
     client.quit();
 }
 
@@ -77,7 +120,12 @@ fn too_many_recipients_get_452() {
     client.ehlo();
     assert_eq!(client.command("MAIL FROM:<x@customer.example>").code, 250);
     for i in 0..5 {
-        assert_eq!(client.command(&format!("RCPT TO:<support+{i}@example.com>")).code, 250);
+        assert_eq!(
+            client
+                .command(&format!("RCPT TO:<support+{i}@example.com>"))
+                .code,
+            250
+        );
     }
     assert_eq!(client.command("RCPT TO:<support+6@example.com>").code, 452);
     client.quit();
@@ -95,12 +143,29 @@ fn oversize_mail_gets_552_and_the_session_stays_usable() {
     assert_eq!(early.code, 552, "{early:?}");
     // Not declared, but too big: refused at the end of DATA.
     let body = "0123456789".repeat(120_000);
-    let big = mails::simple("big@customer.example", "x@customer.example", "support@example.com", "Big", &body);
+    let big = mails::simple(
+        "big@customer.example",
+        "x@customer.example",
+        "support@example.com",
+        "Big",
+        &body,
+    );
     let reply = client.send_mail("x@customer.example", &["support@example.com"], &big);
     assert_eq!(reply.code, 552, "{reply:?}");
     // The same session then delivers a normal mail.
-    let small = mails::simple("small@customer.example", "x@customer.example", "support@example.com", "Small", "ok");
-    assert_eq!(client.send_mail("x@customer.example", &["support@example.com"], &small).code, 250);
+    let small = mails::simple(
+        "small@customer.example",
+        "x@customer.example",
+        "support@example.com",
+        "Small",
+        "ok",
+    );
+    assert_eq!(
+        client
+            .send_mail("x@customer.example", &["support@example.com"], &small)
+            .code,
+        250
+    );
     client.quit();
     let subjects: Vec<String> = daemon
         .all_conversations("")
@@ -134,7 +199,12 @@ fn null_sender_bounce_and_auto_reply_are_stored_and_flagged() {
     let ooo = "From: Ivan <ivan@customer.example>\r\nTo: support@example.com\r\n\
         Subject: Out of office\r\nMessage-ID: <ooo-1@customer.example>\r\n\
         Auto-Submitted: auto-replied\r\n\r\nI am away until Monday.\r\n";
-    assert_eq!(client.send_mail("ivan@customer.example", &["support@example.com"], ooo).code, 250);
+    assert_eq!(
+        client
+            .send_mail("ivan@customer.example", &["support@example.com"], ooo)
+            .code,
+        250
+    );
     client.quit();
 
     let bounce = daemon.message_by_subject("Undelivered Mail Returned to Sender");
@@ -142,7 +212,10 @@ fn null_sender_bounce_and_auto_reply_are_stored_and_flagged() {
     assert!(flags.contains(&"bounce".into()), "{flags:?}");
     assert!(flags.contains(&"auto_reply".into()), "{flags:?}");
     let auto = daemon.message_by_subject("Out of office");
-    assert!(auto["flags"].as_array().unwrap().contains(&"auto_reply".into()));
+    assert!(auto["flags"]
+        .as_array()
+        .unwrap()
+        .contains(&"auto_reply".into()));
 }
 
 #[test]
@@ -151,7 +224,16 @@ fn attachments_download_byte_exact() {
     let daemon = Daemon::start_fresh(dir.path());
     let bytes: Vec<u8> = (0..70_000u32).map(|i| (i * 7 % 256) as u8).collect();
     let mail = mails::with_attachment("att@customer.example", "With a PDF", "report.pdf", &bytes);
-    assert_eq!(deliver(daemon.smtp, "dan@customer.example", &["support@example.com"], &mail).code, 250);
+    assert_eq!(
+        deliver(
+            daemon.smtp,
+            "dan@customer.example",
+            &["support@example.com"],
+            &mail
+        )
+        .code,
+        250
+    );
     let message = daemon.message_by_subject("With a PDF");
     let attachment = &message["attachments"][0];
     assert_eq!(attachment["name"], "report.pdf");
@@ -182,7 +264,10 @@ fn non_utf8_charsets_are_decoded() {
     latin1.extend_from_slice(b"Ma\xf1ana no funciona el m\xf3dem.\r\n");
     let mut client = SmtpClient::connect(daemon.smtp);
     client.ehlo();
-    assert_eq!(client.command("MAIL FROM:<jose@customer.example>").code, 250);
+    assert_eq!(
+        client.command("MAIL FROM:<jose@customer.example>").code,
+        250
+    );
     assert_eq!(client.command("RCPT TO:<support@example.com>").code, 250);
     assert_eq!(client.command("DATA").code, 354);
     client.send_raw(&latin1);
@@ -191,23 +276,40 @@ fn non_utf8_charsets_are_decoded() {
         Subject: =?windows-1252?B?k1F1b3RlZJQ=?=\r\nMessage-ID: <cp1252@customer.example>\r\n\
         MIME-Version: 1.0\r\nContent-Type: text/plain; charset=windows-1252\r\n\
         Content-Transfer-Encoding: quoted-printable\r\n\r\nCost: 5 =80, =93fine=94.\r\n";
-    assert_eq!(client.send_mail("kai@customer.example", &["support@example.com"], qp).code, 250);
+    assert_eq!(
+        client
+            .send_mail("kai@customer.example", &["support@example.com"], qp)
+            .code,
+        250
+    );
     client.quit();
 
     let message = daemon.message_by_subject("Señal perdida");
     assert_eq!(message["from"]["name"], "José Pérez");
-    assert!(message["text"].as_str().unwrap().contains("Mañana no funciona el módem."));
+    assert!(message["text"]
+        .as_str()
+        .unwrap()
+        .contains("Mañana no funciona el módem."));
     let message = daemon.message_by_subject("\u{201c}Quoted\u{201d}");
-    assert!(message["text"].as_str().unwrap().contains("Cost: 5 €, “fine”."));
+    assert!(message["text"]
+        .as_str()
+        .unwrap()
+        .contains("Cost: 5 €, “fine”."));
 }
 
 #[test]
 fn a_mail_to_two_inboxes_appears_in_both() {
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_fresh(dir.path());
-    let mail = "From: Liam <liam@customer.example>\r\nTo: support@example.com, sales@example.com\r\n\
+    let mail =
+        "From: Liam <liam@customer.example>\r\nTo: support@example.com, sales@example.com\r\n\
         Subject: Quote and a bug\r\nMessage-ID: <both@customer.example>\r\n\r\nHello both.\r\n";
-    let reply = deliver(daemon.smtp, "liam@customer.example", &["support@example.com", "sales@example.com"], mail);
+    let reply = deliver(
+        daemon.smtp,
+        "liam@customer.example",
+        &["support@example.com", "sales@example.com"],
+        mail,
+    );
     assert_eq!(reply.code, 250, "{reply:?}");
     let support = daemon.all_conversations("&inbox=support");
     let sales = daemon.all_conversations("&inbox=sales");
@@ -217,6 +319,11 @@ fn a_mail_to_two_inboxes_appears_in_both() {
     assert_eq!(sales[0]["channel"], "sales-email");
     assert_ne!(support[0]["id"], sales[0]["id"]);
     // Resent (same Message-ID): still one message in each inbox.
-    deliver(daemon.smtp, "liam@customer.example", &["support@example.com", "sales@example.com"], mail);
+    deliver(
+        daemon.smtp,
+        "liam@customer.example",
+        &["support@example.com", "sales@example.com"],
+        mail,
+    );
     assert_eq!(daemon.all_messages().len(), 2);
 }

@@ -11,7 +11,13 @@ const SUPPORT: &[&str] = &["support@example.com"];
 fn still_serving(daemon: &Daemon) {
     let (status, _) = daemon.get("/healthz");
     assert_eq!(status, 200);
-    let ok = common::mails::simple("alive@x.example", "z@x.example", "support@example.com", "alive", "still here");
+    let ok = common::mails::simple(
+        "alive@x.example",
+        "z@x.example",
+        "support@example.com",
+        "alive",
+        "still here",
+    );
     assert_eq!(deliver(daemon.smtp, "z@x.example", SUPPORT, &ok).code, 250);
 }
 
@@ -29,9 +35,15 @@ fn malformed_mime_never_crashes_the_daemon() {
     }
     many_parts.push_str("--P--\r\n");
     let no_headers = "just some text without any header\r\n";
-    for (i, mail) in [truncated, broken_base64, many_parts.as_str(), no_headers].iter().enumerate() {
+    for (i, mail) in [truncated, broken_base64, many_parts.as_str(), no_headers]
+        .iter()
+        .enumerate()
+    {
         let reply = deliver(daemon.smtp, "a@x.example", SUPPORT, mail);
-        assert!(reply.code == 250 || (500..600).contains(&reply.code), "case {i}: {reply:?}");
+        assert!(
+            reply.code == 250 || (500..600).contains(&reply.code),
+            "case {i}: {reply:?}"
+        );
         assert!(!reply.text.is_empty(), "case {i}: a clear message");
     }
     // 8-bit garbage in headers, sent as raw bytes.

@@ -36,7 +36,14 @@ fn sighup_applies_a_new_workspace_without_dropping_sessions() {
     }
 
     // An invalid file is refused and the running workspace kept.
-    std::fs::write(&config_path, added.replace("kind = \"email\"\naddress = \"billing", "kind = \"fax\"\naddress = \"billing")).unwrap();
+    std::fs::write(
+        &config_path,
+        added.replace(
+            "kind = \"email\"\naddress = \"billing",
+            "kind = \"fax\"\naddress = \"billing",
+        ),
+    )
+    .unwrap();
     signal(daemon.pid(), "HUP");
     let deadline = Instant::now() + Duration::from_secs(10);
     while !daemon.log().contains("config reload refused") {
@@ -44,7 +51,11 @@ fn sighup_applies_a_new_workspace_without_dropping_sessions() {
         std::thread::sleep(Duration::from_millis(50));
     }
     assert_eq!(client.command("RCPT TO:<billing+x@example.com>").code, 250);
-    assert_eq!(client.command("NOOP").code, 250, "the session survived both reloads");
+    assert_eq!(
+        client.command("NOOP").code,
+        250,
+        "the session survived both reloads"
+    );
     client.quit();
 }
 
@@ -60,9 +71,10 @@ fn starttls_delivers_with_a_real_client() {
     std::fs::write(dir.path().join("cert.pem"), cert.cert.pem()).unwrap();
     std::fs::write(dir.path().join("key.pem"), cert.key_pair.serialize_pem()).unwrap();
     let config_path = dir.path().join("config.toml");
-    let config = std::fs::read_to_string(&config_path)
-        .unwrap()
-        .replace("max_recipients = 5", "max_recipients = 5\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"");
+    let config = std::fs::read_to_string(&config_path).unwrap().replace(
+        "max_recipients = 5",
+        "max_recipients = 5\ntls_cert = \"cert.pem\"\ntls_key = \"key.pem\"",
+    );
     std::fs::write(&config_path, config).unwrap();
     let daemon = Daemon::start(dir.path(), token);
 

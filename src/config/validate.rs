@@ -30,11 +30,16 @@ struct Problems(Vec<String>);
 
 impl Problems {
     fn add(&mut self, path: impl AsRef<str>, message: impl AsRef<str>) {
-        self.0.push(format!("{}: {}", path.as_ref(), message.as_ref()));
+        self.0
+            .push(format!("{}: {}", path.as_ref(), message.as_ref()));
     }
 }
 
-fn decode<T: DeserializeOwned>(value: toml::Value, path: &str, problems: &mut Problems) -> Option<T> {
+fn decode<T: DeserializeOwned>(
+    value: toml::Value,
+    path: &str,
+    problems: &mut Problems,
+) -> Option<T> {
     match serde_path_to_error::deserialize::<_, T>(value) {
         Ok(decoded) => Some(decoded),
         Err(error) => {
@@ -106,7 +111,14 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     let channels: Vec<RawChannel> = decode_list(&mut table, "channels", &mut problems);
 
     let mut warnings = Vec::new();
-    let workspace = build_workspace(teams, agents, inboxes, channels, &mut problems, &mut warnings);
+    let workspace = build_workspace(
+        teams,
+        agents,
+        inboxes,
+        channels,
+        &mut problems,
+        &mut warnings,
+    );
     let storage = storage.map(|s| StorageSettings {
         path: base.join(s.path),
     });
@@ -134,7 +146,10 @@ fn parse_addr(text: &str, path: &str, problems: &mut Problems) -> Option<SocketA
     match text.parse() {
         Ok(addr) => Some(addr),
         Err(_) => {
-            problems.add(path, format!("\"{text}\" is not an IP address and port (e.g. 127.0.0.1:2525)"));
+            problems.add(
+                path,
+                format!("\"{text}\" is not an IP address and port (e.g. 127.0.0.1:2525)"),
+            );
             None
         }
     }
@@ -143,7 +158,10 @@ fn parse_addr(text: &str, path: &str, problems: &mut Problems) -> Option<SocketA
 fn smtp_settings(raw: RawSmtp, base: &Path, problems: &mut Problems) -> Option<SmtpSettings> {
     let listen = parse_addr(&raw.listen, "smtp.listen", problems);
     if raw.hostname.trim().is_empty() || raw.hostname.contains(char::is_whitespace) {
-        problems.add("smtp.hostname", "must be a host name such as mx.example.com");
+        problems.add(
+            "smtp.hostname",
+            "must be a host name such as mx.example.com",
+        );
     }
     let tls = match (raw.tls_cert, raw.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles {
@@ -167,11 +185,36 @@ fn smtp_settings(raw: RawSmtp, base: &Path, problems: &mut Problems) -> Option<S
         }
         value
     };
-    let max_message_bytes = positive(raw.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES, "smtp.max_message_bytes", problems);
-    let max_recipients = positive(raw.max_recipients.map(|v| v as u64), DEFAULT_MAX_RECIPIENTS as u64, "smtp.max_recipients", problems) as usize;
-    let max_sessions = positive(raw.max_sessions.map(|v| v as u64), DEFAULT_MAX_SESSIONS as u64, "smtp.max_sessions", problems) as usize;
-    let idle = positive(raw.idle_timeout_secs, DEFAULT_IDLE_TIMEOUT_SECS, "smtp.idle_timeout_secs", problems);
-    let session = positive(raw.session_timeout_secs, DEFAULT_SESSION_TIMEOUT_SECS, "smtp.session_timeout_secs", problems);
+    let max_message_bytes = positive(
+        raw.max_message_bytes,
+        DEFAULT_MAX_MESSAGE_BYTES,
+        "smtp.max_message_bytes",
+        problems,
+    );
+    let max_recipients = positive(
+        raw.max_recipients.map(|v| v as u64),
+        DEFAULT_MAX_RECIPIENTS as u64,
+        "smtp.max_recipients",
+        problems,
+    ) as usize;
+    let max_sessions = positive(
+        raw.max_sessions.map(|v| v as u64),
+        DEFAULT_MAX_SESSIONS as u64,
+        "smtp.max_sessions",
+        problems,
+    ) as usize;
+    let idle = positive(
+        raw.idle_timeout_secs,
+        DEFAULT_IDLE_TIMEOUT_SECS,
+        "smtp.idle_timeout_secs",
+        problems,
+    );
+    let session = positive(
+        raw.session_timeout_secs,
+        DEFAULT_SESSION_TIMEOUT_SECS,
+        "smtp.session_timeout_secs",
+        problems,
+    );
     Some(SmtpSettings {
         listen: listen?,
         hostname: raw.hostname,
@@ -190,7 +233,10 @@ fn check_id(id: &str, path: &str, seen: &mut HashSet<String>, what: &str, proble
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     if !valid {
-        problems.add(path, format!("\"{id}\" is not a valid id (letters, digits, '-', '_', '.')"));
+        problems.add(
+            path,
+            format!("\"{id}\" is not a valid id (letters, digits, '-', '_', '.')"),
+        );
     }
     if !seen.insert(id.to_string()) {
         problems.add(path, format!("duplicate {what} id \"{id}\""));
@@ -210,8 +256,17 @@ fn build_workspace(
         .into_iter()
         .enumerate()
         .map(|(i, t)| {
-            check_id(&t.id, &format!("teams[{i}].id"), &mut team_ids, "team", problems);
-            Team { id: t.id, name: t.name }
+            check_id(
+                &t.id,
+                &format!("teams[{i}].id"),
+                &mut team_ids,
+                "team",
+                problems,
+            );
+            Team {
+                id: t.id,
+                name: t.name,
+            }
         })
         .collect();
 
@@ -221,23 +276,45 @@ fn build_workspace(
         .into_iter()
         .enumerate()
         .map(|(i, a)| {
-            check_id(&a.id, &format!("agents[{i}].id"), &mut agent_ids, "agent", problems);
+            check_id(
+                &a.id,
+                &format!("agents[{i}].id"),
+                &mut agent_ids,
+                "agent",
+                problems,
+            );
             let email = match email_address::normalize(&a.email) {
                 Some(email) => email,
                 None => {
-                    problems.add(format!("agents[{i}].email"), format!("\"{}\" is not an email address", a.email));
+                    problems.add(
+                        format!("agents[{i}].email"),
+                        format!("\"{}\" is not an email address", a.email),
+                    );
                     a.email.clone()
                 }
             };
             if !agent_emails.insert(email.clone()) {
-                problems.add(format!("agents[{i}].email"), format!("\"{email}\" is used by another agent"));
+                problems.add(
+                    format!("agents[{i}].email"),
+                    format!("\"{email}\" is used by another agent"),
+                );
             }
             for (j, team) in a.teams.iter().enumerate() {
                 if !team_ids.contains(team) {
-                    problems.add(format!("agents[{i}].teams[{j}]"), format!("no team \"{team}\""));
+                    problems.add(
+                        format!("agents[{i}].teams[{j}]"),
+                        format!("no team \"{team}\""),
+                    );
                 }
             }
-            Agent { id: a.id, name: a.name, email, role: a.role, seat: a.seat, teams: a.teams }
+            Agent {
+                id: a.id,
+                name: a.name,
+                email,
+                role: a.role,
+                seat: a.seat,
+                teams: a.teams,
+            }
         })
         .collect();
 
@@ -246,18 +323,35 @@ fn build_workspace(
         .into_iter()
         .enumerate()
         .map(|(i, inbox)| {
-            check_id(&inbox.id, &format!("inboxes[{i}].id"), &mut inbox_ids, "inbox", problems);
+            check_id(
+                &inbox.id,
+                &format!("inboxes[{i}].id"),
+                &mut inbox_ids,
+                "inbox",
+                problems,
+            );
             for (j, agent) in inbox.agents.iter().enumerate() {
                 if !agent_ids.contains(agent) {
-                    problems.add(format!("inboxes[{i}].agents[{j}]"), format!("no agent \"{agent}\""));
+                    problems.add(
+                        format!("inboxes[{i}].agents[{j}]"),
+                        format!("no agent \"{agent}\""),
+                    );
                 }
             }
             for (j, team) in inbox.teams.iter().enumerate() {
                 if !team_ids.contains(team) {
-                    problems.add(format!("inboxes[{i}].teams[{j}]"), format!("no team \"{team}\""));
+                    problems.add(
+                        format!("inboxes[{i}].teams[{j}]"),
+                        format!("no team \"{team}\""),
+                    );
                 }
             }
-            Inbox { id: inbox.id, name: inbox.name, agents: inbox.agents, teams: inbox.teams }
+            Inbox {
+                id: inbox.id,
+                name: inbox.name,
+                agents: inbox.agents,
+                teams: inbox.teams,
+            }
         })
         .collect();
 
@@ -267,15 +361,27 @@ fn build_workspace(
     for (i, raw) in raw_channels.into_iter().enumerate() {
         let path = format!("channels[{i}]");
         let RawChannel::Email(email) = raw;
-        check_id(&email.id, &format!("{path}.id"), &mut channel_ids, "channel", problems);
+        check_id(
+            &email.id,
+            &format!("{path}.id"),
+            &mut channel_ids,
+            "channel",
+            problems,
+        );
         if !inbox_ids.contains(&email.inbox) {
-            problems.add(format!("{path}.inbox"), format!("no inbox \"{}\"", email.inbox));
+            problems.add(
+                format!("{path}.inbox"),
+                format!("no inbox \"{}\"", email.inbox),
+            );
         }
         let mut address_at = |text: &str, key: String, problems: &mut Problems| -> String {
             match email_address::normalize(text) {
                 Some(normalized) => {
                     if !addresses.insert(normalized.clone()) {
-                        problems.add(&key, format!("\"{normalized}\" already delivers to another channel"));
+                        problems.add(
+                            &key,
+                            format!("\"{normalized}\" already delivers to another channel"),
+                        );
                     }
                     normalized
                 }
@@ -299,7 +405,10 @@ fn build_workspace(
             .filter_map(|(j, a)| {
                 let normalized = email_address::normalize(a);
                 if normalized.is_none() {
-                    problems.add(format!("{path}.forwarders[{j}]"), format!("\"{a}\" is not an email address"));
+                    problems.add(
+                        format!("{path}.forwarders[{j}]"),
+                        format!("\"{a}\" is not an email address"),
+                    );
                 }
                 normalized
             })
@@ -324,7 +433,10 @@ fn build_workspace(
     }
     for agent in &agents {
         if !agent.seat {
-            warnings.push(format!("agent \"{}\" holds no seat and is never assigned conversations", agent.id));
+            warnings.push(format!(
+                "agent \"{}\" holds no seat and is never assigned conversations",
+                agent.id
+            ));
         }
     }
     Workspace::new(teams, agents, inboxes, channels)
@@ -367,9 +479,15 @@ mod tests {
         assert_eq!(config.storage.path, Path::new("/etc/switchboard/data"));
         let smtp = config.smtp.unwrap();
         assert_eq!(smtp.max_message_bytes, DEFAULT_MAX_MESSAGE_BYTES);
-        let channel = config.workspace.email_channel_for("support+x@EXAMPLE.com").unwrap();
+        let channel = config
+            .workspace
+            .email_channel_for("support+x@EXAMPLE.com")
+            .unwrap();
         assert_eq!(channel.id, "support-email");
-        assert!(config.workspace.email_channel_for("sales@example.com").is_none());
+        assert!(config
+            .workspace
+            .email_channel_for("sales@example.com")
+            .is_none());
         assert!(config.workspace.is_agent_address("alice@example.COM"));
     }
 
@@ -377,11 +495,17 @@ mod tests {
     fn lists_every_error_with_its_path() {
         let text = GOOD
             .replace("inbox = \"support\"", "inbox = \"sales\"")
-            .replace("teams = [\"support\"]", "teams = [\"nobody\"]\n        colour = \"red\"")
+            .replace(
+                "teams = [\"support\"]",
+                "teams = [\"nobody\"]\n        colour = \"red\"",
+            )
             .replace("listen = \"127.0.0.1:8080\"", "listen = \"nowhere\"");
         let errors = validate(&text, Path::new(".")).unwrap_err();
         let joined = errors.join("\n");
-        assert!(joined.contains("channels[0].inbox: no inbox \"sales\""), "{joined}");
+        assert!(
+            joined.contains("channels[0].inbox: no inbox \"sales\""),
+            "{joined}"
+        );
         assert!(joined.contains("agents[0]"), "{joined}");
         assert!(joined.contains("colour"), "{joined}");
         assert!(joined.contains("http.listen"), "{joined}");
@@ -391,7 +515,12 @@ mod tests {
     fn unknown_channel_kind_is_named() {
         let text = GOOD.replace("kind = \"email\"", "kind = \"pigeon\"");
         let errors = validate(&text, Path::new(".")).unwrap_err();
-        assert!(errors.iter().any(|e| e.starts_with("channels[0]") && e.contains("pigeon")), "{errors:?}");
+        assert!(
+            errors
+                .iter()
+                .any(|e| e.starts_with("channels[0]") && e.contains("pigeon")),
+            "{errors:?}"
+        );
     }
 
     #[test]
@@ -400,6 +529,9 @@ mod tests {
             "{GOOD}\n[[channels]]\nid = \"other\"\ninbox = \"support\"\nkind = \"email\"\naddress = \"support@example.com\"\n"
         );
         let errors = validate(&text, Path::new(".")).unwrap_err();
-        assert!(errors.iter().any(|e| e.starts_with("channels[1].address")), "{errors:?}");
+        assert!(
+            errors.iter().any(|e| e.starts_with("channels[1].address")),
+            "{errors:?}"
+        );
     }
 }

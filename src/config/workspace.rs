@@ -112,10 +112,10 @@ impl Workspace {
     /// case-insensitive and a `+tag` suffix is ignored.
     pub fn email_channel_for(&self, recipient: &str) -> Option<&Channel> {
         let normalized = email_address::normalize(recipient)?;
-        let index = self
-            .email_routes
-            .get(&normalized)
-            .or_else(|| self.email_routes.get(&email_address::without_tag(&normalized)))?;
+        let index = self.email_routes.get(&normalized).or_else(|| {
+            self.email_routes
+                .get(&email_address::without_tag(&normalized))
+        })?;
         self.channels.get(*index)
     }
 

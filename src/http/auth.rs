@@ -19,7 +19,10 @@ pub struct CurrentAgent {
 impl FromRequestParts<Arc<App>> for CurrentAgent {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, app: &Arc<App>) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &Arc<App>,
+    ) -> Result<Self, Self::Rejection> {
         let token = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -31,7 +34,10 @@ impl FromRequestParts<Arc<App>> for CurrentAgent {
         let agent_id = app.tokens.agent_for(token).ok_or(ApiError::Unauthorized)?;
         let workspace = app.workspace();
         // A token of an agent removed from the config no longer works.
-        let agent = workspace.agent(&agent_id).cloned().ok_or(ApiError::Unauthorized)?;
+        let agent = workspace
+            .agent(&agent_id)
+            .cloned()
+            .ok_or(ApiError::Unauthorized)?;
         Ok(CurrentAgent { agent, workspace })
     }
 }

@@ -32,8 +32,14 @@ pub fn parse_id(text: &str, what: &'static str) -> Result<Id, ApiError> {
 }
 
 /// Loads a conversation the agent may see; others are reported as missing.
-pub fn visible_conversation(app: &App, agent: &CurrentAgent, id: &str) -> Result<Conversation, ApiError> {
-    let missing = ApiError::NotFound { what: "conversation" };
+pub fn visible_conversation(
+    app: &App,
+    agent: &CurrentAgent,
+    id: &str,
+) -> Result<Conversation, ApiError> {
+    let missing = ApiError::NotFound {
+        what: "conversation",
+    };
     let id = parse_id(id, "conversation")?;
     match app.store.conversation(id)? {
         Some(conversation) if agent.can_see(&conversation.inbox) => Ok(conversation),
@@ -57,7 +63,10 @@ pub async fn list(
     };
     if let Some(inbox) = params.get("inbox") {
         if !agent.can_see(inbox) {
-            return Err(ApiError::bad("inbox", format!("no inbox \"{inbox}\" you can access")));
+            return Err(ApiError::bad(
+                "inbox",
+                format!("no inbox \"{inbox}\" you can access"),
+            ));
         }
         query.inbox = Some(inbox.clone());
     } else {
@@ -82,7 +91,12 @@ pub async fn list(
             .parse::<usize>()
             .ok()
             .filter(|n| (1..=MAX_LIMIT).contains(n))
-            .ok_or_else(|| ApiError::bad("limit", format!("expected a whole number from 1 to {MAX_LIMIT}")))?;
+            .ok_or_else(|| {
+                ApiError::bad(
+                    "limit",
+                    format!("expected a whole number from 1 to {MAX_LIMIT}"),
+                )
+            })?;
     }
     if let Some(cursor) = params.get("cursor") {
         query.cursor = Some(

@@ -15,7 +15,10 @@ pub enum ApiError {
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("invalid parameter `{field}`: {message}")]
-    BadParameter { field: &'static str, message: String },
+    BadParameter {
+        field: &'static str,
+        message: String,
+    },
     #[error("internal error")]
     Internal(#[from] StoreError),
 }
@@ -42,7 +45,9 @@ impl IntoResponse for ApiError {
         let (status, code, field) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", None),
-            ApiError::BadParameter { field, .. } => (StatusCode::BAD_REQUEST, "bad_request", Some(*field)),
+            ApiError::BadParameter { field, .. } => {
+                (StatusCode::BAD_REQUEST, "bad_request", Some(*field))
+            }
             ApiError::Internal(error) => {
                 tracing::error!(%error, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)

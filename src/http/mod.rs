@@ -27,11 +27,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/api/v1/inboxes", get(resources::inboxes))
         .route("/api/v1/conversations", get(conversations::list))
         .route("/api/v1/conversations/{id}", get(conversations::get))
-        .route("/api/v1/conversations/{id}/messages", get(conversations::messages))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(conversations::messages),
+        )
         .route("/api/v1/contacts/{id}", get(resources::contact))
-        .route("/api/v1/messages/{id}/attachments/{index}", get(resources::attachment))
+        .route(
+            "/api/v1/messages/{id}/attachments/{index}",
+            get(resources::attachment),
+        )
         .fallback(|| async { ApiError::NotFound { what: "route" } })
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(
+            MAX_BODY_BYTES,
+        ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

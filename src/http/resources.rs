@@ -85,8 +85,14 @@ pub async fn attachment(
     visible_conversation(&app, &agent, &message.conversation.to_string())
         .map_err(|_| ApiError::NotFound { what: "message" })?;
     let index: u32 = index.parse().map_err(|_| missing())?;
-    let meta = message.attachments.get(index as usize).ok_or_else(missing)?;
-    let bytes = app.store.attachment(message_id, index)?.ok_or_else(missing)?;
+    let meta = message
+        .attachments
+        .get(index as usize)
+        .ok_or_else(missing)?;
+    let bytes = app
+        .store
+        .attachment(message_id, index)?
+        .ok_or_else(missing)?;
     let content_type = HeaderValue::from_str(&meta.content_type)
         .unwrap_or(HeaderValue::from_static("application/octet-stream"));
     let file_name: String = meta
@@ -94,7 +100,13 @@ pub async fn attachment(
         .as_deref()
         .unwrap_or("attachment")
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\""))
         .unwrap_or(HeaderValue::from_static("attachment"));
@@ -103,7 +115,13 @@ pub async fn attachment(
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, content_type);
     headers.insert(header::CONTENT_DISPOSITION, disposition);
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("sandbox"));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
     Ok(response)
 }

@@ -44,7 +44,11 @@ impl GroupCommit {
     }
 }
 
-async fn flusher(db: sled::Db, mut receiver: mpsc::UnboundedReceiver<Waiter>, flushes: Arc<AtomicU64>) {
+async fn flusher(
+    db: sled::Db,
+    mut receiver: mpsc::UnboundedReceiver<Waiter>,
+    flushes: Arc<AtomicU64>,
+) {
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while let Ok(next) = receiver.try_recv() {

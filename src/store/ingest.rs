@@ -37,7 +37,11 @@ impl Store {
     /// The caller must await `durable()` before acknowledging it.
     pub fn ingest(&self, request: IngestRequest) -> Result<Accepted, StoreError> {
         let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
-        let IngestRequest { inbound, inbox, now } = request;
+        let IngestRequest {
+            inbound,
+            inbox,
+            now,
+        } = request;
         let t = &self.trees;
 
         if let Some(external_id) = &inbound.external_id {
@@ -46,7 +50,10 @@ impl Store {
             }
         }
 
-        let identity_key = keys::identity(&inbound.sender.identity.kind, &inbound.sender.identity.handle);
+        let identity_key = keys::identity(
+            &inbound.sender.identity.kind,
+            &inbound.sender.identity.handle,
+        );
         let (contact, contact_changed) = match t.identities.get(&identity_key)? {
             Some(id_bytes) => {
                 let mut contact: Contact = self.required(&t.contacts, &id_bytes, "contact")?;
@@ -145,12 +152,25 @@ impl Store {
             &t.raw,
         )
             .transaction(
-                |(contacts, identities, conversations, messages, message_conv, activity, refs, dedupe, contact_channel, attachments, raw)| {
+                |(
+                    contacts,
+                    identities,
+                    conversations,
+                    messages,
+                    message_conv,
+                    activity,
+                    refs,
+                    dedupe,
+                    contact_channel,
+                    attachments,
+                    raw,
+                )| {
                     if contact_changed {
                         contacts.insert(&contact.id.to_bytes(), contact_bytes.as_slice())?;
                         identities.insert(identity_key.as_slice(), &contact.id.to_bytes())?;
                     }
-                    conversations.insert(&conversation.id.to_bytes(), conversation_bytes.as_slice())?;
+                    conversations
+                        .insert(&conversation.id.to_bytes(), conversation_bytes.as_slice())?;
                     if let Some(old) = &old_activity {
                         for key in old {
                             activity.remove(key.as_slice())?;
@@ -162,15 +182,24 @@ impl Store {
                     messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
                     message_conv.insert(&message_id.to_bytes(), &conversation.id.to_bytes())?;
                     if let Some(external_id) = &inbound.external_id {
-                        refs.insert(keys::external_ref(&inbox, external_id), stored_ref.as_slice())?;
-                        dedupe.insert(keys::dedupe(&inbound.channel, external_id), stored_ref.as_slice())?;
+                        refs.insert(
+                            keys::external_ref(&inbox, external_id),
+                            stored_ref.as_slice(),
+                        )?;
+                        dedupe.insert(
+                            keys::dedupe(&inbound.channel, external_id),
+                            stored_ref.as_slice(),
+                        )?;
                     }
                     contact_channel.insert(
                         keys::contact_channel(contact.id, &inbound.channel),
                         &conversation.id.to_bytes(),
                     )?;
                     for (index, attachment) in inbound.attachments.iter().enumerate() {
-                        attachments.insert(keys::attachment(message_id, index as u32), attachment.bytes.as_slice())?;
+                        attachments.insert(
+                            keys::attachment(message_id, index as u32),
+                            attachment.bytes.as_slice(),
+                        )?;
                     }
                     if let Some(bytes) = &inbound.raw {
                         raw.insert(&message_id.to_bytes(), bytes.as_slice())?;
@@ -192,8 +221,11 @@ impl Store {
 
     fn duplicate(&self, stored_ref: &[u8]) -> Result<Accepted, StoreError> {
         let message: Message = self.required(&self.trees.messages, stored_ref, "message")?;
-        let conversation: Conversation =
-            self.required(&self.trees.conversations, &message.conversation.to_bytes(), "conversation")?;
+        let conversation: Conversation = self.required(
+            &self.trees.conversations,
+            &message.conversation.to_bytes(),
+            "conversation",
+        )?;
         Ok(Accepted {
             message: message.id,
             conversation: conversation.id,
@@ -223,9 +255,15 @@ impl Store {
             }
         }
         if hints.continue_open {
-            if let Some(id) = self.trees.contact_channel.get(keys::contact_channel(contact, &inbound.channel))? {
-                let conversation: Conversation = self.required(&self.trees.conversations, &id, "conversation")?;
-                if conversation.status != ConversationStatus::Closed && conversation.inbox == inbox {
+            if let Some(id) = self
+                .trees
+                .contact_channel
+                .get(keys::contact_channel(contact, &inbound.channel))?
+            {
+                let conversation: Conversation =
+                    self.required(&self.trees.conversations, &id, "conversation")?;
+                if conversation.status != ConversationStatus::Closed && conversation.inbox == inbox
+                {
                     return Ok((Some(conversation), ThreadReason::Continued));
                 }
             }
@@ -233,8 +271,16 @@ impl Store {
         Ok((None, ThreadReason::New))
     }
 
-    fn conversation_by_ref(&self, inbox: &str, external_id: &str) -> Result<Option<Conversation>, StoreError> {
-        let Some(stored_ref) = self.trees.external_refs.get(keys::external_ref(inbox, external_id))? else {
+    fn conversation_by_ref(
+        &self,
+        inbox: &str,
+        external_id: &str,
+    ) -> Result<Option<Conversation>, StoreError> {
+        let Some(stored_ref) = self
+            .trees
+            .external_refs
+            .get(keys::external_ref(inbox, external_id))?
+        else {
             return Ok(None);
         };
         let conversation_id = &stored_ref[..16.min(stored_ref.len())];
@@ -251,9 +297,9 @@ impl Store {
         key: &[u8],
         what: &str,
     ) -> Result<T, StoreError> {
-        let bytes = tree
-            .get(key)?
-            .ok_or_else(|| StoreError::Corrupt(format!("{what} referenced by an index is missing")))?;
+        let bytes = tree.get(key)?.ok_or_else(|| {
+            StoreError::Corrupt(format!("{what} referenced by an index is missing"))
+        })?;
         decode(&bytes)
     }
 }

@@ -76,7 +76,12 @@ pub fn activity(scope: &str, status: &str, last: Millis, conversation: Id) -> Ve
 
 /// Every activity-index key a conversation has: its inbox and every inbox,
 /// its status and any status.
-pub fn activity_keys(inbox: &str, status: ConversationStatus, last: Millis, id: Id) -> [Vec<u8>; 4] {
+pub fn activity_keys(
+    inbox: &str,
+    status: ConversationStatus,
+    last: Millis,
+    id: Id,
+) -> [Vec<u8>; 4] {
     [
         activity(inbox, status.as_str(), last, id),
         activity(inbox, ANY, last, id),
@@ -87,5 +92,7 @@ pub fn activity_keys(inbox: &str, status: ConversationStatus, last: Millis, id: 
 
 /// The conversation id at the end of an activity-index key.
 pub fn conversation_of_activity(key: &[u8]) -> Option<Id> {
-    key.len().checked_sub(16).and_then(|start| Id::from_bytes(&key[start..]))
+    key.len()
+        .checked_sub(16)
+        .and_then(|start| Id::from_bytes(&key[start..]))
 }

@@ -100,7 +100,12 @@ impl Store {
         let mut items = Vec::with_capacity(limit);
         let mut last_key = None;
         let mut more = false;
-        for entry in self.trees.activity.range(prefix.as_slice()..end.as_slice()).rev() {
+        for entry in self
+            .trees
+            .activity
+            .range(prefix.as_slice()..end.as_slice())
+            .rev()
+        {
             let (key, _) = entry?;
             if items.len() == limit {
                 more = true;

@@ -240,7 +240,11 @@ impl Daemon {
             .into_iter()
             .filter(|m| m["subject"].as_str() == Some(subject))
             .collect();
-        assert_eq!(found.len(), 1, "messages with subject {subject:?}: {found:#?}");
+        assert_eq!(
+            found.len(),
+            1,
+            "messages with subject {subject:?}: {found:#?}"
+        );
         found.into_iter().next().unwrap()
     }
 

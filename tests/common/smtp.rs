@@ -25,7 +25,9 @@ pub struct SmtpClient {
 impl SmtpClient {
     pub fn connect(addr: SocketAddr) -> SmtpClient {
         let stream = TcpStream::connect(addr).unwrap();
-        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
         let writer = stream.try_clone().unwrap();
         let mut reader = BufReader::new(stream);
         let greeting = read_reply(&mut reader).expect("greeting");

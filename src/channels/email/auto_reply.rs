@@ -92,7 +92,8 @@ fn is_auto_submitted(message: &Message<'_>) -> bool {
 /// says `no` or `false`.
 fn has_autoresponder_header(message: &Message<'_>) -> bool {
     AUTORESPONDER_HEADERS.iter().any(|name| {
-        header_values(message, name).any(|value| !matches!(first_token(value).as_str(), "no" | "false"))
+        header_values(message, name)
+            .any(|value| !matches!(first_token(value).as_str(), "no" | "false"))
     })
 }
 
@@ -100,7 +101,11 @@ fn has_autoresponder_header(message: &Message<'_>) -> bool {
 fn precedence_tokens(message: &Message<'_>) -> Vec<String> {
     ["Precedence", "X-Precedence"]
         .iter()
-        .flat_map(|name| header_values(message, name).map(first_token).collect::<Vec<_>>())
+        .flat_map(|name| {
+            header_values(message, name)
+                .map(first_token)
+                .collect::<Vec<_>>()
+        })
         .collect()
 }
 
@@ -135,14 +140,18 @@ fn is_report(message: &Message<'_>) -> bool {
 fn is_bounce(message: &Message<'_>, null_sender: bool) -> bool {
     is_dsn_report(message)
         || message.parts.iter().any(is_delivery_status_part)
-        || header_values(message, "X-Failed-Recipients").next().is_some()
+        || header_values(message, "X-Failed-Recipients")
+            .next()
+            .is_some()
         || (null_sender && from_is_dsn_sender(message))
 }
 
 fn is_dsn_report(message: &Message<'_>) -> bool {
     message.content_type().is_some_and(|ct| {
         ct.ctype().eq_ignore_ascii_case("multipart")
-            && ct.subtype().is_some_and(|s| s.eq_ignore_ascii_case("report"))
+            && ct
+                .subtype()
+                .is_some_and(|s| s.eq_ignore_ascii_case("report"))
             && ct
                 .attribute("report-type")
                 .is_some_and(|t| t.trim().eq_ignore_ascii_case("delivery-status"))
@@ -192,7 +201,12 @@ mod tests {
 
     #[test]
     fn auto_submitted_values_are_auto_replies() {
-        for value in ["auto-replied", "auto-generated", "auto-notified", "AUTO-REPLIED; owner-email=\"x@y.z\""] {
+        for value in [
+            "auto-replied",
+            "auto-generated",
+            "auto-notified",
+            "AUTO-REPLIED; owner-email=\"x@y.z\"",
+        ] {
             let got = flags_of(&plain(&format!("Auto-Submitted: {value}\r\n")), false);
             assert_eq!(got, vec![MessageFlag::AutoReply], "{value}");
         }
@@ -200,7 +214,12 @@ mod tests {
 
     #[test]
     fn autoresponder_headers_are_auto_replies() {
-        for header in ["X-Autoreply: yes", "X-Autorespond: 1", "X-Autoresponder: vacation", "x-autoreply: YES"] {
+        for header in [
+            "X-Autoreply: yes",
+            "X-Autorespond: 1",
+            "X-Autoresponder: vacation",
+            "x-autoreply: YES",
+        ] {
             let got = flags_of(&plain(&format!("{header}\r\n")), false);
             assert_eq!(got, vec![MessageFlag::AutoReply], "{header}");
         }
@@ -212,14 +231,21 @@ mod tests {
         assert_eq!(auto, vec![MessageFlag::AutoReply]);
         for value in ["bulk", "junk", "list", "Bulk"] {
             let got = flags_of(&plain(&format!("Precedence: {value}\r\n")), false);
-            assert_eq!(got, vec![MessageFlag::AutoReply, MessageFlag::Bulk], "{value}");
+            assert_eq!(
+                got,
+                vec![MessageFlag::AutoReply, MessageFlag::Bulk],
+                "{value}"
+            );
         }
         assert!(flags_of(&plain("Precedence: first-class\r\n"), false).is_empty());
     }
 
     #[test]
     fn list_headers_are_bulk() {
-        let list_id = flags_of(&plain("List-Id: Announcements <announce.lists.example>\r\n"), false);
+        let list_id = flags_of(
+            &plain("List-Id: Announcements <announce.lists.example>\r\n"),
+            false,
+        );
         assert_eq!(list_id, vec![MessageFlag::AutoReply, MessageFlag::Bulk]);
         let unsubscribe = flags_of(
             &plain("List-Unsubscribe: <mailto:leave@lists.example>, <https://lists.example/u>\r\n"),
@@ -231,13 +257,22 @@ mod tests {
     #[test]
     fn null_sender_is_an_auto_reply() {
         assert_eq!(flags_of(&plain(""), true), vec![MessageFlag::AutoReply]);
-        assert_eq!(flags_of(&plain("Return-Path: <>\r\n"), false), vec![MessageFlag::AutoReply]);
-        assert_eq!(flags_of(&plain("Return-Path: < >\r\n"), false), vec![MessageFlag::AutoReply]);
+        assert_eq!(
+            flags_of(&plain("Return-Path: <>\r\n"), false),
+            vec![MessageFlag::AutoReply]
+        );
+        assert_eq!(
+            flags_of(&plain("Return-Path: < >\r\n"), false),
+            vec![MessageFlag::AutoReply]
+        );
     }
 
     #[test]
     fn failed_recipients_header_is_a_bounce() {
-        let got = flags_of(&plain("X-Failed-Recipients: nobody@customer.example\r\n"), false);
+        let got = flags_of(
+            &plain("X-Failed-Recipients: nobody@customer.example\r\n"),
+            false,
+        );
         assert_eq!(got, vec![MessageFlag::AutoReply, MessageFlag::Bounce]);
     }
 
@@ -246,7 +281,10 @@ mod tests {
         let raw = "From: Mail Delivery Subsystem <MAILER-DAEMON@mx.customer.example>\r\n\
                    To: support@example.com\r\nSubject: Undelivered Mail Returned to Sender\r\n\r\n\
                    This is the mail system.\r\n";
-        assert_eq!(flags_of(raw, true), vec![MessageFlag::AutoReply, MessageFlag::Bounce]);
+        assert_eq!(
+            flags_of(raw, true),
+            vec![MessageFlag::AutoReply, MessageFlag::Bounce]
+        );
         let postmaster = raw.replace("MAILER-DAEMON@", "postmaster@");
         let with_return_path = format!("Return-Path: <>\r\n{postmaster}");
         assert_eq!(
@@ -297,8 +335,14 @@ Thanks for your order.\r\n\
 
     #[test]
     fn dsn_is_a_bounce() {
-        assert_eq!(flags_of(DSN, false), vec![MessageFlag::AutoReply, MessageFlag::Bounce]);
-        assert_eq!(flags_of(DSN, true), vec![MessageFlag::AutoReply, MessageFlag::Bounce]);
+        assert_eq!(
+            flags_of(DSN, false),
+            vec![MessageFlag::AutoReply, MessageFlag::Bounce]
+        );
+        assert_eq!(
+            flags_of(DSN, true),
+            vec![MessageFlag::AutoReply, MessageFlag::Bounce]
+        );
     }
 
     #[test]
@@ -307,12 +351,22 @@ Thanks for your order.\r\n\
             .replace("Return-Path: <>\r\n", "")
             .replace("Auto-Submitted: auto-replied\r\n", "")
             .replace("MAILER-DAEMON@", "mta@");
+        let report_only = no_headers.replace(
+            "Content-Type: message/delivery-status",
+            "Content-Type: text/plain",
+        );
         assert_eq!(
-            flags_of(&no_headers, false),
+            flags_of(&report_only, false),
             vec![MessageFlag::AutoReply, MessageFlag::Bounce]
         );
-        let mixed = no_headers.replace("multipart/report; Report-Type=\"delivery-status\"", "multipart/mixed");
-        assert_eq!(flags_of(&mixed, false), vec![MessageFlag::AutoReply, MessageFlag::Bounce]);
+        let mixed = no_headers.replace(
+            "multipart/report; Report-Type=\"delivery-status\"",
+            "multipart/mixed",
+        );
+        assert_eq!(
+            flags_of(&mixed, false),
+            vec![MessageFlag::AutoReply, MessageFlag::Bounce]
+        );
     }
 
     #[test]
@@ -334,7 +388,11 @@ Thanks for your order.\r\n\
         );
         assert_eq!(
             flags_of(&raw, true),
-            vec![MessageFlag::AutoReply, MessageFlag::Bounce, MessageFlag::Bulk]
+            vec![
+                MessageFlag::AutoReply,
+                MessageFlag::Bounce,
+                MessageFlag::Bulk
+            ]
         );
     }
 

@@ -59,11 +59,36 @@ const FORWARD_PREFIXES: [&str; 5] = ["fwd", "fw", "wg", "tr", "rv"];
 /// Header names of an inline forward block, per language.
 const FROM_KEYS: [&str; 7] = ["from", "von", "de", "da", "van", "från", "fra"];
 const SUBJECT_KEYS: [&str; 8] = [
-    "subject", "betreff", "objet", "asunto", "oggetto", "onderwerp", "assunto", "ämne",
+    "subject",
+    "betreff",
+    "objet",
+    "asunto",
+    "oggetto",
+    "onderwerp",
+    "assunto",
+    "ämne",
 ];
 const OTHER_KEYS: [&str; 20] = [
-    "date", "sent", "datum", "gesendet", "envoyé", "enviado", "inviato", "verzonden", "fecha",
-    "data", "to", "an", "à", "a", "para", "aan", "till", "cc", "reply-to", "message-id",
+    "date",
+    "sent",
+    "datum",
+    "gesendet",
+    "envoyé",
+    "enviado",
+    "inviato",
+    "verzonden",
+    "fecha",
+    "data",
+    "to",
+    "an",
+    "à",
+    "a",
+    "para",
+    "aan",
+    "till",
+    "cc",
+    "reply-to",
+    "message-id",
 ];
 
 /// Lines looked at after a marker before giving up on its header block.
@@ -232,7 +257,9 @@ fn is_reattributable(original: &OriginalMail, forwarder: &str, email: &EmailChan
     };
     let own = std::iter::once(&email.address).chain(&email.receive_addresses);
     email_address::normalize(forwarder).as_deref() != Some(address)
-        && !own.into_iter().any(|a| email_address::normalize(a).as_deref() == Some(address))
+        && !own
+            .into_iter()
+            .any(|a| email_address::normalize(a).as_deref() == Some(address))
 }
 
 /// The forwarding subject without its prefix, else the original's subject.
@@ -252,7 +279,8 @@ enum Marker {
 
 /// A line with its quoting (`> `, `>> `) and surrounding space removed.
 fn unquote(line: &str) -> &str {
-    line.trim().trim_start_matches(|c: char| c == '>' || c.is_whitespace())
+    line.trim()
+        .trim_start_matches(|c: char| c == '>' || c.is_whitespace())
 }
 
 fn marker(line: &str) -> Option<Marker> {
@@ -260,7 +288,9 @@ fn marker(line: &str) -> Option<Marker> {
         return Some(Marker::Rule);
     }
     if line.starts_with("--") {
-        let phrase = line.trim_matches(|c: char| c == '-' || c.is_whitespace()).to_lowercase();
+        let phrase = line
+            .trim_matches(|c: char| c == '-' || c.is_whitespace())
+            .to_lowercase();
         if DASHED_FORWARD.contains(&phrase.as_str()) {
             return Some(Marker::Forward);
         }
@@ -270,7 +300,9 @@ fn marker(line: &str) -> Option<Marker> {
         return None;
     }
     let phrase = line.strip_suffix(':')?.trim_end().to_lowercase();
-    BEGIN_FORWARD.contains(&phrase.as_str()).then_some(Marker::Forward)
+    BEGIN_FORWARD
+        .contains(&phrase.as_str())
+        .then_some(Marker::Forward)
 }
 
 /// Splits `Key: value` (also `*Key:* value`, as HTML-to-text renders bold
@@ -343,7 +375,9 @@ fn parse_party(value: &str) -> Option<Party> {
     let (start, end) = address_span(value)?;
     let address = email_address::normalize(value.get(start..end)?)?;
     let before = value.get(..start)?.trim_end_matches(['<', '[', ' ']);
-    let before = before.trim_end_matches("mailto:").trim_end_matches(['<', '[', ' ']);
+    let before = before
+        .trim_end_matches("mailto:")
+        .trim_end_matches(['<', '[', ' ']);
     let name = if before.trim().is_empty() {
         let after = value.get(end..)?.trim();
         after.strip_prefix('(').and_then(|a| a.strip_suffix(')'))

@@ -57,7 +57,10 @@ fn gmail_block() {
                 From: Jane Customer <Jane@Customer.example>\nDate: Mon, Mar 3, 2025 at 10:12 AM\n\
                 Subject: Broken widget\nTo: Alice Agent <alice@example.com>\n\n\nHi there\n";
     let original = from_text(text, Some("Fwd: Broken widget")).unwrap();
-    assert_eq!(original.sender, party("Jane Customer", "jane@customer.example"));
+    assert_eq!(
+        original.sender,
+        party("Jane Customer", "jane@customer.example")
+    );
     assert_eq!(original.subject.as_deref(), Some("Broken widget"));
     assert_eq!(original.style, ForwardStyle::Inline);
     // Gmail's marker is explicit: no forward subject needed.
@@ -67,7 +70,8 @@ fn gmail_block() {
 
 #[test]
 fn gmail_html_rendering_with_bold_labels() {
-    let text = "---------- Forwarded message ---------\n*From:* Jane Customer <jane@customer.example \
+    let text =
+        "---------- Forwarded message ---------\n*From:* Jane Customer <jane@customer.example \
                 <mailto:jane@customer.example>>\n*Date:* Mon, Mar 3, 2025\n*Subject:* Hi\n";
     assert_eq!(
         sender_of(text, "Fwd: Hi"),
@@ -95,7 +99,10 @@ fn outlook_underscore_block_and_signature_rules() {
                 Sent: Monday, March 3, 2025 17:20\nTo: Alice Agent <alice@example.com>\n\
                 Subject: Delivery date\n\nWhen will it arrive?\n";
     let original = from_text(text, Some("Fw: Delivery date")).unwrap();
-    assert_eq!(original.sender, party("Carol Client", "carol@client.example"));
+    assert_eq!(
+        original.sender,
+        party("Carol Client", "carol@client.example")
+    );
     assert_eq!(original.subject.as_deref(), Some("Delivery date"));
     assert!(from_text(text, Some("Re: Delivery date")).is_none());
 }
@@ -104,7 +111,10 @@ fn outlook_underscore_block_and_signature_rules() {
 fn bare_header_block_under_forward_subject() {
     let text = "FYI\n\nFrom: carol@client.example\nSent: Monday\nTo: alice@example.com\nSubject: X\n\nBody\n";
     let original = from_text(text, Some("WG: X")).unwrap();
-    assert_eq!(original.sender.address.as_deref(), Some("carol@client.example"));
+    assert_eq!(
+        original.sender.address.as_deref(),
+        Some("carol@client.example")
+    );
     assert_eq!(original.sender.name, None);
     // Two header lines are not enough without a marker.
     assert!(from_text("From: a@b.example\nTo: c@d.example\n\nhi", Some("Fwd: x")).is_none());
@@ -133,16 +143,25 @@ fn thunderbird_block_with_tabs() {
 #[test]
 fn translated_markers() {
     let german = "-------- Weitergeleitete Nachricht --------\nBetreff: Frage\nVon: Hans <hans@beispiel.example>\n";
-    assert_eq!(sender_of(german, "WG: Frage"), Some(party("Hans", "hans@beispiel.example")));
+    assert_eq!(
+        sender_of(german, "WG: Frage"),
+        Some(party("Hans", "hans@beispiel.example"))
+    );
     let french = "Début du message réexpédié :\n\nDe: Zoé <zoe@exemple.example>\nObjet: Question\n";
-    assert_eq!(sender_of(french, "TR : Question"), Some(party("Zoé", "zoe@exemple.example")));
+    assert_eq!(
+        sender_of(french, "TR : Question"),
+        Some(party("Zoé", "zoe@exemple.example"))
+    );
 }
 
 #[test]
 fn first_block_wins_and_a_marker_without_sender_stops() {
     let text = "---------- Forwarded message ---------\nFrom: First <first@one.example>\n\n\
                 ---------- Forwarded message ---------\nFrom: Second <second@two.example>\n";
-    assert_eq!(sender_of(text, "Fwd: x"), Some(party("First", "first@one.example")));
+    assert_eq!(
+        sender_of(text, "Fwd: x"),
+        Some(party("First", "first@one.example"))
+    );
     let no_address = "---------- Forwarded message ---------\nFrom: Internal Name\nDate: today\n\n\
                       ---------- Forwarded message ---------\nFrom: Deep <deep@older.example>\n";
     assert_eq!(sender_of(no_address, "Fwd: x"), None);
@@ -153,21 +172,49 @@ fn no_block_no_original() {
     assert!(from_text("Hello,\nfrom: me\n", Some("Fwd: hi")).is_none());
     assert!(from_text("", Some("Fwd: hi")).is_none());
     assert!(from_text("---------- Forwarded message ---------\n", None).is_none());
-    assert!(from_text("---------- Forwarded message ---------\nFrom: nobody\n", None).is_none());
+    assert!(from_text(
+        "---------- Forwarded message ---------\nFrom: nobody\n",
+        None
+    )
+    .is_none());
 }
 
 #[test]
 fn parses_party_formats() {
     let cases = [
         ("Jane <jane@x.example>", Some("Jane"), "jane@x.example"),
-        ("\"Doe, Jane\" <Jane.Doe@X.example>", Some("Doe, Jane"), "jane.doe@x.example"),
-        ("Bob Buyer [mailto:bob@buyer.example]", Some("Bob Buyer"), "bob@buyer.example"),
-        ("Bob <mailto:bob@buyer.example>", Some("Bob"), "bob@buyer.example"),
+        (
+            "\"Doe, Jane\" <Jane.Doe@X.example>",
+            Some("Doe, Jane"),
+            "jane.doe@x.example",
+        ),
+        (
+            "Bob Buyer [mailto:bob@buyer.example]",
+            Some("Bob Buyer"),
+            "bob@buyer.example",
+        ),
+        (
+            "Bob <mailto:bob@buyer.example>",
+            Some("Bob"),
+            "bob@buyer.example",
+        ),
         ("bob@buyer.example", None, "bob@buyer.example"),
-        ("bob@buyer.example (Bob B.)", Some("Bob B."), "bob@buyer.example"),
+        (
+            "bob@buyer.example (Bob B.)",
+            Some("Bob B."),
+            "bob@buyer.example",
+        ),
         ("<bob@buyer.example>", None, "bob@buyer.example"),
-        ("bob@buyer.example <bob@buyer.example>", None, "bob@buyer.example"),
-        ("Ünïcødé Name <u@ex.example>.", Some("Ünïcødé Name"), "u@ex.example"),
+        (
+            "bob@buyer.example <bob@buyer.example>",
+            None,
+            "bob@buyer.example",
+        ),
+        (
+            "Ünïcødé Name <u@ex.example>.",
+            Some("Ünïcødé Name"),
+            "u@ex.example",
+        ),
     ];
     for (value, name, address) in cases {
         let parsed = parse_party(value).unwrap_or_else(|| panic!("{value}"));
@@ -208,7 +255,13 @@ fn agent_forward_is_reattributed_by_default() {
     let email = email_channel(&config, "support-email");
     let alice = party("Alice Agent", "alice@example.com");
     let jane = party("Jane", "jane@customer.example");
-    let got = attribute(&alice, Some("Fwd: Broken widget"), Some(&inline(jane.clone())), &email, &config.workspace);
+    let got = attribute(
+        &alice,
+        Some("Fwd: Broken widget"),
+        Some(&inline(jane.clone())),
+        &email,
+        &config.workspace,
+    );
     assert_eq!(
         got,
         Attribution {
@@ -226,7 +279,13 @@ fn forwarder_setting_keeps_the_team_member() {
     let email = email_channel(&config, "sales-email");
     let alice = party("Alice Agent", "alice@example.com");
     let jane = party("Jane", "jane@customer.example");
-    let got = attribute(&alice, Some("Fwd: Broken widget"), Some(&inline(jane)), &email, &config.workspace);
+    let got = attribute(
+        &alice,
+        Some("Fwd: Broken widget"),
+        Some(&inline(jane)),
+        &email,
+        &config.workspace,
+    );
     assert_eq!(got.sender, alice);
     assert_eq!(got.forwarded_by, None);
     assert_eq!(got.subject.as_deref(), Some("Fwd: Broken widget"));
@@ -243,11 +302,23 @@ fn forwarders_list_is_per_channel() {
     };
     let jane = party("Jane", "jane@customer.example");
     let support = email_channel(&config, "support-email");
-    let got = attribute(&desk, Some("Fwd: x"), Some(&inline(jane.clone())), &support, &config.workspace);
+    let got = attribute(
+        &desk,
+        Some("Fwd: x"),
+        Some(&inline(jane.clone())),
+        &support,
+        &config.workspace,
+    );
     assert_eq!(got.sender, jane);
     assert!(got.forwarded);
     let sales = email_channel(&config, "sales-email");
-    let got = attribute(&desk, Some("Fwd: x"), Some(&inline(jane)), &sales, &config.workspace);
+    let got = attribute(
+        &desk,
+        Some("Fwd: x"),
+        Some(&inline(jane)),
+        &sales,
+        &config.workspace,
+    );
     assert_eq!(got.sender, desk);
     assert!(!got.forwarded);
 }
@@ -258,7 +329,13 @@ fn strangers_and_missing_originals_are_not_forwards() {
     let email = email_channel(&config, "support-email");
     let mallory = party("Alice Agent", "mallory@evil.example");
     let jane = party("Jane", "jane@customer.example");
-    let got = attribute(&mallory, Some("Fwd: x"), Some(&inline(jane)), &email, &config.workspace);
+    let got = attribute(
+        &mallory,
+        Some("Fwd: x"),
+        Some(&inline(jane)),
+        &email,
+        &config.workspace,
+    );
     assert_eq!(got.sender, mallory);
     assert_eq!(got.subject.as_deref(), Some("Fwd: x"));
     assert!(!got.forwarded && got.forwarded_by.is_none());
@@ -267,7 +344,13 @@ fn strangers_and_missing_originals_are_not_forwards() {
     assert_eq!(got.sender, alice);
     assert!(!got.forwarded);
     let nobody = Party::default();
-    let got = attribute(&nobody, None, Some(&inline(party("J", "j@x.example"))), &email, &config.workspace);
+    let got = attribute(
+        &nobody,
+        None,
+        Some(&inline(party("J", "j@x.example"))),
+        &email,
+        &config.workspace,
+    );
     assert!(!got.forwarded);
 }
 
@@ -277,7 +360,13 @@ fn own_addresses_are_not_reattributed() {
     let email = email_channel(&config, "support-email");
     let alice = party("Alice", "alice@example.com");
     for own in ["support@example.com", "alice@example.com"] {
-        let got = attribute(&alice, Some("Fwd: x"), Some(&inline(party("S", own))), &email, &config.workspace);
+        let got = attribute(
+            &alice,
+            Some("Fwd: x"),
+            Some(&inline(party("S", own))),
+            &email,
+            &config.workspace,
+        );
         assert_eq!(got.sender, alice, "{own}");
         assert!(got.forwarded, "{own}");
     }
@@ -289,7 +378,13 @@ fn subject_falls_back_to_the_original() {
     let email = email_channel(&config, "support-email");
     let alice = party("Alice", "alice@example.com");
     let jane = party("Jane", "jane@customer.example");
-    let got = attribute(&alice, Some("Fwd:"), Some(&inline(jane.clone())), &email, &config.workspace);
+    let got = attribute(
+        &alice,
+        Some("Fwd:"),
+        Some(&inline(jane.clone())),
+        &email,
+        &config.workspace,
+    );
     assert_eq!(got.subject.as_deref(), Some("Broken widget"));
     let got = attribute(&alice, None, Some(&inline(jane)), &email, &config.workspace);
     assert_eq!(got.subject.as_deref(), Some("Broken widget"));

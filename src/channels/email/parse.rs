@@ -17,15 +17,16 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::html::html_to_text;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
-use mail_parser::{Address, Encoding, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+use mail_parser::{
+    Address, Encoding, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+};
 
-use super::{auto_reply, forwarded};
+use super::auto_reply;
+use super::forwarded::{self, OriginalMail};
 use crate::config::{Channel, EmailChannel, Workspace};
 use crate::email_address;
 use crate::inbound::{Identity, Inbound, InboundAttachment, Sender, ThreadHints};
 use crate::model::{MessageFlag, Millis, Party};
-
-use super::forwarded::OriginalMail;
 
 /// The identity handle of a mail whose sender address is not known.
 pub const UNKNOWN_SENDER: &str = "unknown";
@@ -65,8 +66,9 @@ pub struct ParsedMail {
 /// Why bytes could not be read as a mail.
 #[derive(Debug, thiserror::Error)]
 pub enum ParseError {
-    /// No header found: not a mail at all (empty input, junk bytes).
-    #[error("not an email message: no header found")]
+    /// No standard header found: not a mail at all (empty input, junk
+    /// bytes, text without From/Date/Subject/... lines).
+    #[error("not an email message: no mail header found")]
     NoHeaders,
     /// The MIME parser panicked on this input.
     #[error("the MIME parser failed on this message")]
@@ -76,14 +78,20 @@ pub enum ParseError {
 /// Parses one raw mail. `null_sender` is true when the envelope reverse
 /// path was empty (`MAIL FROM:<>`). Never panics.
 pub fn parse(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseError> {
-    catch_unwind(AssertUnwindSafe(|| parse_unguarded(raw, null_sender)))
-        .unwrap_or(Err(ParseError::Panicked))
+    guarded(|| parse_unguarded(raw, null_sender))
+}
+
+/// Runs `parse` turning a panic into `ParseError::Panicked`.
+fn guarded(
+    parse: impl FnOnce() -> Result<ParsedMail, ParseError>,
+) -> Result<ParsedMail, ParseError> {
+    catch_unwind(AssertUnwindSafe(parse)).unwrap_or(Err(ParseError::Panicked))
 }
 
 fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseError> {
     let message = MessageParser::default()
         .parse(raw)
-        .filter(|m| !m.headers().is_empty())
+        .filter(has_standard_header)
         .ok_or(ParseError::NoHeaders)?;
     let subject = non_empty(message.subject());
     let body = BodyParts::of(&message);
@@ -106,6 +114,13 @@ fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseErr
     })
 }
 
+/// Whether any header is one mail-parser knows (From, Date, Subject,
+/// Received, Content-Type, ...): text with only unknown `Name: value`
+/// lines, or none, is not a mail.
+fn has_standard_header(message: &Message<'_>) -> bool {
+    message.headers().iter().any(|h| !h.name.is_other())
+}
+
 impl ParsedMail {
     /// Records the SMTP envelope reverse path (`None` for the null sender),
     /// used as the sender when the headers name none.
@@ -122,7 +137,10 @@ impl ParsedMail {
         }
         Party {
             name: self.from.name.clone(),
-            address: self.envelope_sender.clone().or_else(|| self.return_path.clone()),
+            address: self
+                .envelope_sender
+                .clone()
+                .or_else(|| self.return_path.clone()),
         }
     }
 
@@ -193,7 +211,11 @@ fn non_empty(value: Option<&str>) -> Option<String> {
 
 /// A message id without angle brackets or space; `None` when empty.
 fn clean_id(id: &str) -> Option<String> {
-    let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
+    let id = id
+        .trim()
+        .trim_start_matches('<')
+        .trim_end_matches('>')
+        .trim();
     (!id.is_empty()).then(|| id.to_string())
 }
 
@@ -298,26 +320,36 @@ fn is_inline_text(part: &MessagePart<'_>) -> bool {
     part.is_text()
         && plain_or_html
         && part.attachment_name().is_none()
-        && part.content_disposition().is_none_or(|d| !d.is_attachment())
+        && part
+            .content_disposition()
+            .is_none_or(|d| !d.is_attachment())
 }
 
 /// The text parts of the body joined; HTML parts that stand in for a
 /// missing text alternative are converted to text.
 fn text_body(message: &Message<'_>, body: &BodyParts) -> Option<String> {
-    join(body.text.iter().filter_map(|id| match &message.parts.get(*id as usize)?.body {
-        PartType::Text(text) => Some(text.to_string()),
-        PartType::Html(html) => Some(html_to_text(html)),
-        _ => None,
-    }))
+    join(
+        body.text
+            .iter()
+            .filter_map(|id| match &message.parts.get(*id as usize)?.body {
+                PartType::Text(text) => Some(text.to_string()),
+                PartType::Html(html) => Some(html_to_text(html)),
+                _ => None,
+            }),
+    )
 }
 
 /// The real `text/html` parts of the body joined (never text converted to
 /// HTML).
 fn html_body(message: &Message<'_>, body: &BodyParts) -> Option<String> {
-    join(body.html.iter().filter_map(|id| match &message.parts.get(*id as usize)?.body {
-        PartType::Html(html) => Some(html.to_string()),
-        _ => None,
-    }))
+    join(
+        body.html
+            .iter()
+            .filter_map(|id| match &message.parts.get(*id as usize)?.body {
+                PartType::Html(html) => Some(html.to_string()),
+                _ => None,
+            }),
+    )
 }
 
 fn join(parts: impl Iterator<Item = String>) -> Option<String> {
@@ -350,12 +382,8 @@ fn content_type(part: &MessagePart<'_>) -> String {
         _ => "octet-stream",
     };
     match part.content_type() {
-        Some(ct) => format!(
-            "{}/{}",
-            ct.ctype(),
-            ct.subtype().unwrap_or(default_subtype)
-        )
-        .to_ascii_lowercase(),
+        Some(ct) => format!("{}/{}", ct.ctype(), ct.subtype().unwrap_or(default_subtype))
+            .to_ascii_lowercase(),
         None => match &part.body {
             PartType::Text(_) => "text/plain".to_string(),
             PartType::Html(_) => "text/html".to_string(),
@@ -392,3 +420,7 @@ fn transfer_decoded(part: &MessagePart<'_>, raw: &[u8]) -> Option<Vec<u8>> {
 #[cfg(test)]
 #[path = "parse_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "parse_forward_tests.rs"]
+mod forward_tests;

@@ -38,7 +38,12 @@ pub async fn deliver(app: &App, envelope: Envelope, raw: Vec<u8>) -> Delivery {
     let null_sender = envelope.mail_from.is_none();
     let raw = Arc::new(raw);
     let parse_input = raw.clone();
-    let parsed = match tokio::task::spawn_blocking(move || parse::parse(&parse_input, null_sender)).await {
+    let mail_from = envelope.mail_from.clone();
+    let parse_task = move || {
+        parse::parse(&parse_input, null_sender)
+            .map(|p| p.with_envelope_sender(mail_from.as_deref()))
+    };
+    let parsed = match tokio::task::spawn_blocking(parse_task).await {
         Ok(Ok(parsed)) => parsed,
         Ok(Err(error)) => return refused(error),
         Err(error) => {

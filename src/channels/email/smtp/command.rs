@@ -140,7 +140,9 @@ fn mail<'a>(path: &[u8], params: &[u8], max_message_bytes: u64) -> Prepared<'a> 
             match declared {
                 // Too many digits to fit: certainly over the limit.
                 Some(Ok(size)) if size <= max_message_bytes => {}
-                Some(_) => return Prepared::Refuse(reply::declared_size_too_big(max_message_bytes)),
+                Some(_) => {
+                    return Prepared::Refuse(reply::declared_size_too_big(max_message_bytes))
+                }
                 None => return Prepared::Refuse(reply::bad_parameter_syntax()),
             }
         } else if key.eq_ignore_ascii_case(b"BODY") {
@@ -184,7 +186,11 @@ mod tests {
                 verb,
                 line,
                 null_sender,
-            } => (verb, String::from_utf8(line.into_owned()).unwrap(), null_sender),
+            } => (
+                verb,
+                String::from_utf8(line.into_owned()).unwrap(),
+                null_sender,
+            ),
             Prepared::Refuse(reply) => panic!("refused: {reply:?}"),
         }
     }
@@ -220,7 +226,10 @@ mod tests {
     #[test]
     fn size_over_limit_is_refused_with_552() {
         assert_eq!(refused(b"MAIL FROM:<a@b> SIZE=1001\r\n"), 552);
-        assert_eq!(refused(b"MAIL FROM:<a@b> size=99999999999999999999999\r\n"), 552);
+        assert_eq!(
+            refused(b"MAIL FROM:<a@b> size=99999999999999999999999\r\n"),
+            552
+        );
     }
 
     #[test]

@@ -58,10 +58,7 @@ impl Body {
             return Step::End;
         }
         let line = line.strip_prefix(b".").unwrap_or(line);
-        self.size = self.size.saturating_add(line.len() as u64);
-        if self.size > self.max {
-            self.refuse(Refusal::TooBig);
-        }
+        self.add_size(line.len() as u64);
         if self.refusal.is_none() {
             self.raw.extend_from_slice(line);
         }
@@ -69,12 +66,23 @@ impl Body {
     }
 
     /// Notes a line longer than [`MAX_DATA_LINE`] that was skipped.
-    pub(crate) fn push_overlong_line(&mut self, crlf: bool) -> Step {
+    pub(crate) fn push_overlong_line(&mut self, crlf: bool, length: u64) -> Step {
         if !crlf {
             return Step::BareLf;
         }
         self.refuse(Refusal::LineTooLong);
+        self.add_size(length);
         Step::More
+    }
+
+    /// Counts received bytes; past the maximum the message is refused as too
+    /// big, whatever else was wrong with it (the size is what the client can fix).
+    fn add_size(&mut self, bytes: u64) {
+        self.size = self.size.saturating_add(bytes);
+        if self.size > self.max {
+            self.refusal = Some(Refusal::TooBig);
+            self.raw = Vec::new();
+        }
     }
 
     /// The message bytes, or why it is refused.
@@ -113,7 +121,14 @@ mod tests {
         let mut body = Body::new(1000);
         let step = feed(
             &mut body,
-            &[b"Subject: x\r\n", b"\r\n", b"..leading dot\r\n", b"..\r\n", b". \r\n", b".\r\n"],
+            &[
+                b"Subject: x\r\n",
+                b"\r\n",
+                b"..leading dot\r\n",
+                b"..\r\n",
+                b". \r\n",
+                b".\r\n",
+            ],
         );
         assert_eq!(step, Step::End);
         assert_eq!(
@@ -151,10 +166,18 @@ mod tests {
     fn overlong_line_refuses_the_message() {
         let mut body = Body::new(1000);
         body.push_line(b"a\r\n");
-        assert_eq!(body.push_overlong_line(true), Step::More);
+        assert_eq!(body.push_overlong_line(true, 500), Step::More);
         assert_eq!(body.push_line(b".\r\n"), Step::End);
         assert_eq!(body.finish(), Err(Refusal::LineTooLong));
         let mut body = Body::new(1000);
-        assert_eq!(body.push_overlong_line(false), Step::BareLf);
+        assert_eq!(body.push_overlong_line(false, 500), Step::BareLf);
+    }
+
+    #[test]
+    fn an_overlong_line_past_the_size_limit_is_too_big() {
+        let mut body = Body::new(1000);
+        assert_eq!(body.push_overlong_line(true, 5000), Step::More);
+        assert_eq!(body.push_line(b".\r\n"), Step::End);
+        assert_eq!(body.finish(), Err(Refusal::TooBig));
     }
 }

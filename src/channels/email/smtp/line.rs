@@ -15,8 +15,8 @@ pub(crate) enum LineRead {
     /// `buf` holds one line, its `\n` included.
     Line,
     /// The line was longer than the limit and has been skipped; `crlf` says
-    /// whether it ended in `\r\n`.
-    TooLong { crlf: bool },
+    /// whether it ended in `\r\n`, `length` how many bytes it had.
+    TooLong { crlf: bool, length: u64 },
     /// The peer closed the connection (a partial last line is dropped).
     Eof,
 }
@@ -24,7 +24,11 @@ pub(crate) enum LineRead {
 /// Reads one `\n`-terminated line into `buf` (cleared first), keeping at
 /// most `limit` bytes. Not cancel-safe: a caller that drops it midway must
 /// drop the connection too (every caller does: timeouts and shutdown close).
-pub(crate) async fn read_line<R>(reader: &mut R, buf: &mut Vec<u8>, limit: usize) -> io::Result<LineRead>
+pub(crate) async fn read_line<R>(
+    reader: &mut R,
+    buf: &mut Vec<u8>,
+    limit: usize,
+) -> io::Result<LineRead>
 where
     R: AsyncBufRead + Unpin,
 {
@@ -33,6 +37,7 @@ where
     // The last byte of the line so far, to tell `\r\n` from `\n` when the
     // `\n` arrives in a later chunk than the byte before it.
     let mut last: Option<u8> = None;
+    let mut length: u64 = 0;
     loop {
         let available = reader.fill_buf().await?;
         if available.is_empty() {
@@ -41,6 +46,7 @@ where
         let newline = available.iter().position(|&b| b == b'\n');
         let take = newline.map_or(available.len(), |i| i + 1);
         let chunk = &available[..take];
+        length = length.saturating_add(take as u64);
         if !too_long {
             if buf.len() + chunk.len() > limit {
                 too_long = true;
@@ -59,6 +65,7 @@ where
         return Ok(if too_long {
             LineRead::TooLong {
                 crlf: before_newline == Some(b'\r'),
+                length,
             }
         } else {
             LineRead::Line
@@ -107,7 +114,16 @@ mod tests {
     async fn overlong_line_is_skipped_and_reading_resumes() {
         let long = [b'x'; 50];
         let got = lines(&[&long, b"\r\nQUIT\r\n"], 20).await;
-        assert_eq!(got[0], (LineRead::TooLong { crlf: true }, Vec::new()));
+        assert_eq!(
+            got[0],
+            (
+                LineRead::TooLong {
+                    crlf: true,
+                    length: 52
+                },
+                Vec::new()
+            )
+        );
         assert_eq!(got[1], (LineRead::Line, b"QUIT\r\n".to_vec()));
     }
 
@@ -115,9 +131,21 @@ mod tests {
     async fn overlong_line_with_bare_lf_is_reported() {
         let long = [b'x'; 50];
         let got = lines(&[&long, b"\n"], 20).await;
-        assert_eq!(got[0].0, LineRead::TooLong { crlf: false });
+        assert_eq!(
+            got[0].0,
+            LineRead::TooLong {
+                crlf: false,
+                length: 51
+            }
+        );
         let got = lines(&[&long, b"\r", b"\n"], 20).await;
-        assert_eq!(got[0].0, LineRead::TooLong { crlf: true });
+        assert_eq!(
+            got[0].0,
+            LineRead::TooLong {
+                crlf: true,
+                length: 52
+            }
+        );
     }
 
     #[tokio::test]
@@ -125,7 +153,13 @@ mod tests {
         let got = lines(&[b"12345678\r\n"], 10).await;
         assert_eq!(got[0], (LineRead::Line, b"12345678\r\n".to_vec()));
         let got = lines(&[b"123456789\r\n"], 10).await;
-        assert_eq!(got[0].0, LineRead::TooLong { crlf: true });
+        assert_eq!(
+            got[0].0,
+            LineRead::TooLong {
+                crlf: true,
+                length: 11
+            }
+        );
     }
 
     #[tokio::test]

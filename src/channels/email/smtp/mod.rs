@@ -113,10 +113,8 @@ impl<S: MailSink> SmtpServer<S> {
         if open > 0 {
             info!(open, ?drain, "SMTP receiver stopping, draining sessions");
         }
-        let drained = tokio::time::timeout(drain, async {
-            while tasks.join_next().await.is_some() {}
-        })
-        .await;
+        let drained =
+            tokio::time::timeout(drain, async { while tasks.join_next().await.is_some() {} }).await;
         if drained.is_err() {
             warn!(
                 aborted = tasks.len(),

@@ -34,6 +34,11 @@ impl Reply {
         self.code
     }
 
+    /// The text of the first line, for logs.
+    pub(crate) fn text(&self) -> &str {
+        self.lines.first().map_or("", String::as_str)
+    }
+
     /// The reply as written on the wire (`250-a\r\n250 b\r\n` for several lines).
     pub(crate) fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::new();
@@ -104,7 +109,9 @@ pub(crate) fn message_too_big() -> Reply {
 pub(crate) fn declared_size_too_big(max_message_bytes: u64) -> Reply {
     Reply::new(
         552,
-        format!("5.3.4 Message size exceeds fixed maximum message size of {max_message_bytes} bytes"),
+        format!(
+            "5.3.4 Message size exceeds fixed maximum message size of {max_message_bytes} bytes"
+        ),
     )
 }
 
@@ -158,18 +165,22 @@ pub(crate) fn local_error() -> Reply {
 
 /// The reply at the end of DATA, from what the sink said. A code of the wrong
 /// class (a "temporary" 5xx, say) is corrected so the client's retry logic
-/// does what the sink meant.
+/// does what the sink meant, and a message without an enhanced code gets a
+/// generic one, so that every reply keeps the promise of EHLO.
 pub(crate) fn from_delivery(delivery: &Delivery) -> Reply {
-    match delivery {
-        Delivery::Stored { queue_id } => Reply::new(250, format!("2.0.0 Ok: queued as {queue_id}")),
-        Delivery::Rejected { code, message } => {
-            let code = if (500..600).contains(code) { *code } else { 554 };
-            Reply::new(code, message.clone())
+    let (code, message) = match delivery {
+        Delivery::Stored { queue_id } => {
+            return Reply::new(250, format!("2.0.0 Ok: queued as {queue_id}"))
         }
-        Delivery::TryLater { code, message } => {
-            let code = if (400..500).contains(code) { *code } else { 451 };
-            Reply::new(code, message.clone())
-        }
+        Delivery::Rejected { code, message } if (500..600).contains(code) => (*code, message),
+        Delivery::Rejected { message, .. } => (554, message),
+        Delivery::TryLater { code, message } if (400..500).contains(code) => (*code, message),
+        Delivery::TryLater { message, .. } => (451, message),
+    };
+    if has_enhanced_code(message) {
+        Reply::new(code, message.clone())
+    } else {
+        Reply::new(code, format!("{}.0.0 {message}", code / 100))
     }
 }
 
@@ -269,6 +280,11 @@ mod tests {
             message: "4.3.0 busy".into(),
         });
         assert_eq!(later.code(), 451);
+        let bare = from_delivery(&Delivery::Rejected {
+            code: 550,
+            message: "no such channel".into(),
+        });
+        assert_eq!(wire(&bare), "550 5.0.0 no such channel\r\n");
         let stored = from_delivery(&Delivery::Stored {
             queue_id: "Q1".into(),
         });

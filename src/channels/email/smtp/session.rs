@@ -74,8 +74,12 @@ enum SessionError {
 
 /// Runs one session on `stream` until it ends, inside its own tracing span.
 /// `shutdown` makes a session waiting for a command say `421` and close.
-pub(crate) async fn run<S, T>(ctx: Arc<Context<S>>, stream: T, peer: SocketAddr, shutdown: CancellationToken)
-where
+pub(crate) async fn run<S, T>(
+    ctx: Arc<Context<S>>,
+    stream: T,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) where
     S: MailSink,
     T: AsyncRead + AsyncWrite + Unpin,
 {
@@ -109,7 +113,7 @@ enum Step {
 /// What one bounded read produced.
 enum Input {
     Line,
-    TooLong { crlf: bool },
+    TooLong { crlf: bool, length: u64 },
     Eof,
     Timeout(Reply),
 }
@@ -207,18 +211,26 @@ impl<S: MailSink> Conn<S> {
             match step {
                 Step::Reply(reply) => self.send(&mut io, &reply).await?,
                 Step::Close(reply) => {
-                    debug!(code = reply.code(), "closing the session");
+                    debug!(
+                        code = reply.code(),
+                        reply = reply.text(),
+                        "closing the session"
+                    );
                     self.send(&mut io, &reply).await?;
                     // Best effort: a FIN (or TLS close_notify) after the reply.
                     let _ = timeout(self.ctx.settings.idle_timeout, io.shutdown()).await;
                     return Ok(Next::Close);
                 }
+                // (`Data` was replaced by the outcome of the DATA phase above.)
                 Step::Gone | Step::Data => return Ok(Next::Close),
                 Step::StartTls => {
                     self.send(&mut io, &reply::tls_ready()).await?;
                     let pipelined = io.buffer().len();
                     if pipelined > 0 {
-                        debug!(pipelined, "discarding bytes sent ahead of the TLS handshake");
+                        debug!(
+                            pipelined,
+                            "discarding bytes sent ahead of the TLS handshake"
+                        );
                     }
                     // `into_inner` drops the read buffer: nothing sent in
                     // plain text can leak into the encrypted session.
@@ -275,7 +287,7 @@ impl<S: MailSink> Conn<S> {
         loop {
             let step = match self.read(io, MAX_DATA_LINE).await? {
                 Input::Line => body.push_line(&self.line),
-                Input::TooLong { crlf } => body.push_overlong_line(crlf),
+                Input::TooLong { crlf, length } => body.push_overlong_line(crlf, length),
                 Input::Eof => {
                     debug!("client closed the connection during DATA");
                     return Ok(Step::Gone);
@@ -326,7 +338,10 @@ impl<S: MailSink> Conn<S> {
     fn envelope(&self, started: DataStart) -> Envelope {
         let mut recipients: Vec<String> = Vec::with_capacity(started.recipients.len());
         for recipient in started.recipients {
-            if !recipients.iter().any(|r| r.eq_ignore_ascii_case(&recipient)) {
+            if !recipients
+                .iter()
+                .any(|r| r.eq_ignore_ascii_case(&recipient))
+            {
                 recipients.push(recipient);
             }
         }
@@ -351,14 +366,11 @@ impl<S: MailSink> Conn<S> {
         };
         let read = match timeout_at(until, read_line(io, &mut self.line, limit)).await {
             Ok(read) => read?,
-            Err(_) => {
-                debug!("timeout");
-                return Ok(Input::Timeout(on_timeout()));
-            }
+            Err(_) => return Ok(Input::Timeout(on_timeout())),
         };
         Ok(match read {
             LineRead::Line => Input::Line,
-            LineRead::TooLong { crlf } => Input::TooLong { crlf },
+            LineRead::TooLong { crlf, length } => Input::TooLong { crlf, length },
             LineRead::Eof => Input::Eof,
         })
     }

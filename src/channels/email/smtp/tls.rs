@@ -85,6 +85,13 @@ mod tests {
         path
     }
 
+    fn load_error(files: &TlsFiles) -> TlsError {
+        match load_tls(files) {
+            Err(error) => error,
+            Ok(_) => panic!("loaded {files:?}"),
+        }
+    }
+
     fn self_signed() -> (String, String) {
         let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
         (cert.cert.pem(), cert.key_pair.serialize_pem())
@@ -109,7 +116,7 @@ mod tests {
             cert: dir.path().join("nope.pem"),
             key: write(dir.path(), "key.pem", &key),
         };
-        let error = load_tls(&missing).unwrap_err();
+        let error = load_error(&missing);
         assert!(matches!(error, TlsError::Certificate { .. }));
         assert!(error.to_string().contains("nope.pem"), "{error}");
 
@@ -117,14 +124,14 @@ mod tests {
             cert: write(dir.path(), "key-as-cert.pem", &key),
             key: write(dir.path(), "key2.pem", &key),
         };
-        let error = load_tls(&key_as_cert).unwrap_err();
+        let error = load_error(&key_as_cert);
         assert!(matches!(error, TlsError::NoCertificate { .. }), "{error}");
 
         let no_key = TlsFiles {
             cert: write(dir.path(), "cert.pem", &cert),
             key: write(dir.path(), "empty.pem", ""),
         };
-        let error = load_tls(&no_key).unwrap_err();
+        let error = load_error(&no_key);
         assert!(matches!(error, TlsError::Key { .. }));
         assert!(error.to_string().contains("empty.pem"), "{error}");
 
@@ -133,7 +140,7 @@ mod tests {
             cert: write(dir.path(), "other.pem", &other_cert),
             key: write(dir.path(), "key3.pem", &key),
         };
-        let error = load_tls(&mismatched).unwrap_err();
+        let error = load_error(&mismatched);
         assert!(matches!(error, TlsError::Config { .. }), "{error}");
     }
 }
