@@ -28,6 +28,30 @@ impl Id {
     }
 }
 
+/// Hands out ids that strictly increase, even within one millisecond, so
+/// that records written in order also sort in order.
+#[derive(Debug, Default)]
+pub struct IdGenerator {
+    last: std::sync::Mutex<u128>,
+}
+
+impl IdGenerator {
+    /// A new id at `millis`, greater than every id this generator gave before.
+    pub fn next(&self, millis: i64) -> Id {
+        let candidate = Id::new_at(millis).0 .0;
+        let mut last = self.last.lock().unwrap_or_else(|p| p.into_inner());
+        let value = if candidate > *last {
+            candidate
+        } else {
+            // Same (or an earlier) millisecond: step forward by a random
+            // amount, so the next id is still not guessable from this one.
+            last.saturating_add(1 + u128::from(rand::random::<u32>()))
+        };
+        *last = value;
+        Id(Ulid(value))
+    }
+}
+
 impl fmt::Display for Id {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt(f)
@@ -70,6 +94,14 @@ mod tests {
         let b = Id::new_at(2_000);
         assert!(a.to_bytes() < b.to_bytes());
         assert_eq!(Id::from_bytes(&a.to_bytes()), Some(a));
+    }
+
+    #[test]
+    fn generated_ids_increase_within_one_millisecond() {
+        let generator = IdGenerator::default();
+        let ids: Vec<Id> = (0..1000).map(|_| generator.next(5_000)).collect();
+        assert!(ids.windows(2).all(|w| w[0] < w[1]));
+        assert!(generator.next(4_000) > ids[999], "never goes backwards");
     }
 
     #[test]

@@ -8,10 +8,13 @@ mod resources;
 mod views;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
@@ -20,6 +23,8 @@ use crate::app::App;
 
 /// The largest request body the API takes.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// The longest a request may take before it is answered `503`.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()

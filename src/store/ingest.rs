@@ -62,7 +62,7 @@ impl Store {
             }
             None => (
                 Contact {
-                    id: Id::new_at(now),
+                    id: self.ids.next(now),
                     name: inbound.sender.name.clone(),
                     email: inbound.sender.email.clone(),
                     phone: inbound.sender.phone.clone(),
@@ -75,10 +75,10 @@ impl Store {
 
         let (existing, thread_reason) = self.find_thread(&inbound, &inbox, contact.id)?;
         let new_conversation = existing.is_none();
-        let message_id = Id::new_at(now);
+        let message_id = self.ids.next(now);
         let old_conversation = existing.clone();
         let mut conversation = existing.unwrap_or_else(|| Conversation {
-            id: Id::new_at(now),
+            id: self.ids.next(now),
             inbox: inbox.clone(),
             channel: inbound.channel.clone(),
             contact: contact.id,

@@ -11,6 +11,8 @@ mod ingest;
 mod keys;
 mod read;
 mod schema;
+#[cfg(test)]
+mod tests;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -19,6 +21,8 @@ pub use ingest::{Accepted, IngestRequest};
 pub use read::{ConversationQuery, Page};
 
 use group_commit::GroupCommit;
+
+use crate::ids::IdGenerator;
 
 /// Trees, by what they hold. See `keys` for each key layout.
 #[derive(Clone)]
@@ -67,6 +71,7 @@ pub struct Store {
     trees: Trees,
     commit: GroupCommit,
     writer: Arc<Mutex<()>>,
+    ids: Arc<IdGenerator>,
 }
 
 impl Store {
@@ -106,6 +111,7 @@ impl Store {
             trees,
             commit,
             writer: Arc::new(Mutex::new(())),
+            ids: Arc::new(IdGenerator::default()),
         })
     }
 
