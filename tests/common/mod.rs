@@ -122,6 +122,11 @@ impl Daemon {
     /// Starts the daemon on the config already in `dir` and waits for its
     /// ready line.
     pub fn start(dir: &Path, token: String) -> Daemon {
+        Daemon::start_with_env(dir, token, &[])
+    }
+
+    /// Like `start`, with extra environment variables for the daemon.
+    pub fn start_with_env(dir: &Path, token: String, env: &[(&str, &str)]) -> Daemon {
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
@@ -131,6 +136,7 @@ impl Daemon {
             .args(["serve", "--config"])
             .arg(dir.join("config.toml"))
             .env("RUST_LOG", "switchboard=debug,warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
@@ -178,6 +184,11 @@ impl Daemon {
         signal(self.child.id(), "TERM");
         let status = self.child.wait().unwrap();
         status.code()
+    }
+
+    /// Waits for the daemon to exit by itself; returns its exit code.
+    pub fn wait_exit(mut self) -> Option<i32> {
+        self.child.wait().unwrap().code()
     }
 
     pub fn url(&self, path: &str) -> String {
