@@ -15,6 +15,12 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenRegistry,
+    /// Wakes the outbox worker when a job is queued.
+    pub outbox_wake: tokio::sync::Notify,
+    /// Whether email can be sent (an `[outbound_smtp]` relay is configured).
+    pub relay_configured: bool,
+    /// This daemon's host name: the domain of outgoing Message-IDs.
+    pub hostname: String,
 }
 
 impl App {
@@ -29,6 +35,9 @@ impl App {
             store,
             clock,
             tokens,
+            outbox_wake: tokio::sync::Notify::new(),
+            relay_configured: false,
+            hostname: "switchboard.localhost".to_string(),
         }
     }
 

@@ -12,9 +12,11 @@ use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
 use crate::channels::email::receive::EmailReceiver;
+use crate::channels::email::relay::{EmailSender, RelayError};
 use crate::channels::email::smtp::{self, SmtpServer};
 use crate::clock::SystemClock;
 use crate::config::{self, Config};
+use crate::outbox::{OutboxWorker, Senders};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenRegistry;
 
@@ -27,6 +29,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("cannot load the SMTP certificate: {0}")]
     Tls(#[from] smtp::TlsError),
+    #[error("cannot set up the outbound SMTP relay: {0}")]
+    Relay(#[from] RelayError),
     #[error("cannot bind {what} on {addr}: {source}")]
     Bind {
         what: &'static str,
@@ -85,12 +89,24 @@ pub async fn run(
     std::fs::create_dir_all(&config.storage.path)?;
     let store = Store::open(&config.storage.path)?;
     let tokens = TokenRegistry::new(&config.storage.path);
-    let app = Arc::new(App::new(
+    let mut app = App::new(
         config.workspace.clone(),
         store.clone(),
         Arc::new(SystemClock),
         tokens,
-    ));
+    );
+    let senders = Senders {
+        email: config
+            .outbound_smtp
+            .as_ref()
+            .map(EmailSender::new)
+            .transpose()?,
+    };
+    app.relay_configured = senders.email.is_some();
+    if let Some(smtp) = &config.smtp {
+        app.hostname = smtp.hostname.clone();
+    }
+    let app = Arc::new(app);
 
     let tasks = tokio_util::task::TaskTracker::new();
     let mut ready = Vec::new();
@@ -117,6 +133,8 @@ pub async fn run(
         }
     });
     tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
+    let outbox = OutboxWorker::new(app.clone(), senders, config.outbox.clone());
+    tasks.spawn(outbox.run(shutdown.clone()));
     tasks.close();
 
     // One line on stdout says where the daemon listens (tests read it).

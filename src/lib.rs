@@ -9,7 +9,10 @@
 //!   thread, persist, acknowledge once durable.
 //! - [`store`]: the sled-backed store behind one narrow typed interface,
 //!   with group commit.
-//! - [`http`]: the agent API.
+//! - [`outbox`]: the only way a message leaves: durable delivery jobs, the
+//!   worker that sends them through each channel's sender, retries.
+//! - [`events`]: the durable event log agents follow live.
+//! - [`http`]: the agent API and its live event socket.
 //! - [`daemon`]: listeners, signals, shutdown, systemd notification.
 //! - [`model`], [`ids`], [`clock`], [`email_address`], [`tokens`], [`app`]:
 //!   shared types and helpers.
@@ -20,10 +23,12 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod email_address;
+pub mod events;
 pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod ingest;
 pub mod model;
+pub mod outbox;
 pub mod store;
 pub mod tokens;

@@ -60,6 +60,10 @@ pub struct Conversation {
     pub created_at: Millis,
     pub last_message_at: Millis,
     pub message_count: u64,
+    /// The token in this conversation's reply address (`local+c<token>@domain`),
+    /// set when the first email reply goes out.
+    #[serde(default)]
+    pub reply_token: Option<String>,
 }
 
 /// Which way a message travelled.
@@ -117,6 +121,62 @@ pub struct AttachmentMeta {
     pub size: u64,
 }
 
+/// Who wrote an outbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Author {
+    /// An agent, by id.
+    Agent { id: String },
+    /// An automation (greeting, instant reply, notification).
+    Automation { name: String },
+}
+
+/// Where an outbound message stands on its way to the customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryState {
+    Queued,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+impl DeliveryState {
+    /// Statuses only move forward: a late `delivered` never overrides `read`.
+    /// `failed` can follow `queued` or `sent` (a provider's late failure).
+    pub fn can_become(self, next: DeliveryState) -> bool {
+        use DeliveryState::*;
+        match (self, next) {
+            (Failed, _) => false,
+            (_, Failed) => matches!(self, Queued | Sent),
+            _ => next.rank() > self.rank(),
+        }
+    }
+
+    fn rank(self) -> u8 {
+        match self {
+            DeliveryState::Queued => 0,
+            DeliveryState::Sent => 1,
+            DeliveryState::Delivered => 2,
+            DeliveryState::Read => 3,
+            DeliveryState::Failed => 4,
+        }
+    }
+}
+
+/// The delivery status of an outbound message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeliveryStatus {
+    pub state: DeliveryState,
+    /// Why it failed, or why the last attempt did not succeed.
+    pub reason: Option<String>,
+    pub attempts: u32,
+    /// The provider's id for the sent message, when it gives one.
+    pub provider_id: Option<String>,
+    pub updated_at: Millis,
+}
+
 /// One message in a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Message {
@@ -140,4 +200,13 @@ pub struct Message {
     /// When the sender says it was sent (an email's Date header).
     pub sent_at: Option<Millis>,
     pub created_at: Millis,
+    /// Who wrote an outbound message or note.
+    #[serde(default)]
+    pub author: Option<Author>,
+    /// An internal note: shown to agents, never sent.
+    #[serde(default)]
+    pub private: bool,
+    /// Delivery status of an outbound message (none for inbound and notes).
+    #[serde(default)]
+    pub status: Option<DeliveryStatus>,
 }

@@ -3,6 +3,7 @@
 //! it, reporting every error with its key path; the validated `Workspace` is
 //! what handlers read, swapped atomically on SIGHUP.
 
+mod delivery;
 mod raw;
 mod validate;
 mod workspace;
@@ -11,7 +12,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use raw::{ForwardedSender, Role};
+pub use raw::{ForwardedSender, RelayTls, Role, SenderName};
 pub use workspace::{Agent, Channel, ChannelKind, EmailChannel, Inbox, Team, Workspace};
 
 /// Everything in the config file, validated.
@@ -20,6 +21,9 @@ pub struct Config {
     pub storage: StorageSettings,
     pub smtp: Option<SmtpSettings>,
     pub http: HttpSettings,
+    /// The relay replies are sent through; `None` when not configured.
+    pub outbound_smtp: Option<RelaySettings>,
+    pub outbox: OutboxSettings,
     pub workspace: Workspace,
     /// Things worth telling the operator that are not errors.
     pub warnings: Vec<String>,
@@ -46,6 +50,55 @@ pub struct SmtpSettings {
 pub struct TlsFiles {
     pub cert: PathBuf,
     pub key: PathBuf,
+}
+
+/// The SMTP relay (smarthost) outbound email goes through.
+#[derive(Clone)]
+pub struct RelaySettings {
+    pub host: String,
+    pub port: u16,
+    pub tls: RelayTls,
+    pub username: Option<String>,
+    /// Read from `password_file` or `password_env` at load; never logged.
+    pub password: Option<String>,
+    pub timeout: Duration,
+    /// The EHLO name and the domain of outgoing Message-IDs.
+    pub hostname: String,
+}
+
+impl std::fmt::Debug for RelaySettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelaySettings")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("tls", &self.tls)
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("timeout", &self.timeout)
+            .finish()
+    }
+}
+
+/// Delivery retries of the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxSettings {
+    /// Attempts before a message is marked failed.
+    pub max_attempts: u32,
+    pub initial_backoff: Duration,
+    pub max_backoff: Duration,
+    /// Deliveries in flight at once.
+    pub concurrency: usize,
+}
+
+impl Default for OutboxSettings {
+    fn default() -> Self {
+        OutboxSettings {
+            max_attempts: 8,
+            initial_backoff: Duration::from_secs(30),
+            max_backoff: Duration::from_secs(3600),
+            concurrency: 8,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -29,6 +29,40 @@ pub struct RawHttp {
     pub listen: String,
 }
 
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum RelayTls {
+    /// Implicit TLS from the first byte (usually port 465).
+    Tls,
+    /// Plain connection upgraded with STARTTLS, which is required (587).
+    Starttls,
+    /// No encryption: only for a relay on the same host.
+    None,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutboundSmtp {
+    pub host: String,
+    pub port: Option<u16>,
+    pub tls: RelayTls,
+    pub username: Option<String>,
+    /// A file holding the password (first line, trailing newline ignored).
+    pub password_file: Option<String>,
+    /// An environment variable holding the password.
+    pub password_env: Option<String>,
+    pub timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawOutbox {
+    pub max_attempts: Option<u32>,
+    pub initial_backoff_ms: Option<u64>,
+    pub max_backoff_ms: Option<u64>,
+    pub concurrency: Option<usize>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawTeam {
@@ -95,10 +129,30 @@ pub struct RawEmailChannel {
     pub forwarders: Vec<String>,
     #[serde(default)]
     pub forwarded_sender: ForwardedSender,
-    /// The display name on mail sent from this channel.
-    pub sender_name: Option<String>,
-    /// Appended to replies sent from this channel.
+    /// How the From display name of replies is built.
+    #[serde(default)]
+    pub sender_name: SenderName,
+    /// The company in the From name; defaults to the inbox name.
+    pub company_name: Option<String>,
+    /// The From address of replies; defaults to `address`.
+    pub from_address: Option<String>,
+    /// Appended to text replies; `{full_name}`, `{first_name}` and
+    /// `{last_name}` are filled from the sending agent.
     pub signature: Option<String>,
+    /// Appended to HTML replies, with the same tokens.
+    pub signature_html: Option<String>,
+}
+
+/// The display name on mail sent from an email channel.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum SenderName {
+    /// "Alice Doe at Example Inc" for an agent's reply, the company name
+    /// for automated mail.
+    AgentAndCompany,
+    /// The company name alone.
+    #[default]
+    Company,
 }
 
 /// One `[[channels]]` entry; `kind` picks the shape.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::delivery;
 use super::raw::*;
 use super::workspace::*;
 use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
@@ -20,8 +21,16 @@ const DEFAULT_MAX_SESSIONS: usize = 500;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
 const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 1800;
 
-const SECTIONS: [&str; 7] = [
-    "storage", "smtp", "http", "teams", "agents", "inboxes", "channels",
+const SECTIONS: [&str; 9] = [
+    "storage",
+    "smtp",
+    "http",
+    "outbound_smtp",
+    "outbox",
+    "teams",
+    "agents",
+    "inboxes",
+    "channels",
 ];
 
 /// Collects problems while the config is read.
@@ -105,6 +114,13 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
             None
         }
     };
+    let outbound_smtp: Option<RawOutboundSmtp> = table
+        .remove("outbound_smtp")
+        .and_then(|v| decode(v, "outbound_smtp", &mut problems));
+    let outbox: RawOutbox = table
+        .remove("outbox")
+        .and_then(|v| decode(v, "outbox", &mut problems))
+        .unwrap_or_default();
     let teams: Vec<RawTeam> = decode_list(&mut table, "teams", &mut problems);
     let agents: Vec<RawAgent> = decode_list(&mut table, "agents", &mut problems);
     let inboxes: Vec<RawInbox> = decode_list(&mut table, "inboxes", &mut problems);
@@ -123,6 +139,17 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
         path: base.join(s.path),
     });
     let smtp = smtp.and_then(|s| smtp_settings(s, base, &mut problems));
+    let mut delivery_problems = Vec::new();
+    let hostname = smtp
+        .as_ref()
+        .map(|s| s.hostname.clone())
+        .unwrap_or_else(|| "switchboard.localhost".to_string());
+    let outbound_smtp = outbound_smtp
+        .and_then(|r| delivery::relay_settings(r, &hostname, base, &mut delivery_problems));
+    let outbox = delivery::outbox_settings(outbox, &mut delivery_problems);
+    for (path, message) in delivery_problems {
+        problems.add(path, message);
+    }
     let http = http.and_then(|h| {
         parse_addr(&h.listen, "http.listen", &mut problems).map(|listen| HttpSettings { listen })
     });
@@ -135,6 +162,8 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
             storage,
             smtp,
             http,
+            outbound_smtp,
+            outbox,
             workspace,
             warnings,
         }),
@@ -392,6 +421,23 @@ fn build_workspace(
             }
         };
         let address = address_at(&email.address, format!("{path}.address"), problems);
+        let from_address = match &email.from_address {
+            Some(text) => email_address::normalize(text).unwrap_or_else(|| {
+                problems.add(
+                    format!("{path}.from_address"),
+                    format!("\"{text}\" is not an email address"),
+                );
+                text.clone()
+            }),
+            None => address.clone(),
+        };
+        let company_name = email.company_name.clone().unwrap_or_else(|| {
+            inboxes
+                .iter()
+                .find(|inbox| inbox.id == email.inbox)
+                .map(|inbox| inbox.name.clone())
+                .unwrap_or_default()
+        });
         let receive_addresses = email
             .receive_addresses
             .iter()
@@ -422,7 +468,10 @@ fn build_workspace(
                 forwarders,
                 forwarded_sender: email.forwarded_sender,
                 sender_name: email.sender_name,
+                company_name,
+                from_address,
                 signature: email.signature,
+                signature_html: email.signature_html,
             }),
         });
     }

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use super::raw::{ForwardedSender, Role};
+use super::raw::{ForwardedSender, Role, SenderName};
 use crate::email_address;
 
 #[derive(Debug, Clone)]
@@ -39,8 +39,13 @@ pub struct EmailChannel {
     /// Addresses whose forwards are re-attributed to the original sender.
     pub forwarders: Vec<String>,
     pub forwarded_sender: ForwardedSender,
-    pub sender_name: Option<String>,
+    pub sender_name: SenderName,
+    /// The company in From names (the inbox name unless configured).
+    pub company_name: String,
+    /// The From address of replies, normalised.
+    pub from_address: String,
     pub signature: Option<String>,
+    pub signature_html: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -31,6 +31,13 @@ impl FromRequestParts<Arc<App>> for CurrentAgent {
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or(ApiError::Unauthorized)?;
+        CurrentAgent::from_token(app, token)
+    }
+}
+
+impl CurrentAgent {
+    /// The agent a token belongs to, with the current workspace.
+    pub fn from_token(app: &App, token: &str) -> Result<CurrentAgent, ApiError> {
         let agent_id = app.tokens.agent_for(token).ok_or(ApiError::Unauthorized)?;
         let workspace = app.workspace();
         // A token of an agent removed from the config no longer works.
@@ -40,9 +47,7 @@ impl FromRequestParts<Arc<App>> for CurrentAgent {
             .ok_or(ApiError::Unauthorized)?;
         Ok(CurrentAgent { agent, workspace })
     }
-}
 
-impl CurrentAgent {
     /// Whether this agent may see the inbox.
     pub fn can_see(&self, inbox: &str) -> bool {
         self.workspace

@@ -15,10 +15,13 @@ pub enum ApiError {
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("invalid parameter `{field}`: {message}")]
-    BadParameter {
-        field: &'static str,
-        message: String,
-    },
+    BadParameter { field: String, message: String },
+    /// The change conflicts with the state of the resource (`409`).
+    #[error("{0}")]
+    Conflict(String),
+    /// The message cannot be sent on its channel now (`422`).
+    #[error("{0}")]
+    Unprocessable(String),
     #[error("internal error")]
     Internal(#[from] StoreError),
 }
@@ -32,9 +35,9 @@ struct Body<'a> {
 }
 
 impl ApiError {
-    pub fn bad(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn bad(field: impl Into<String>, message: impl Into<String>) -> Self {
         ApiError::BadParameter {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -46,8 +49,10 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::BadParameter { field, .. } => {
-                (StatusCode::BAD_REQUEST, "bad_request", Some(*field))
+                (StatusCode::BAD_REQUEST, "bad_request", Some(field.as_str()))
             }
+            ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
+            ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "cannot_send", None),
             ApiError::Internal(error) => {
                 tracing::error!(%error, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)

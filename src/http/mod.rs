@@ -4,14 +4,18 @@
 mod auth;
 mod conversations;
 mod error;
+mod events;
+mod json;
+mod people;
 mod resources;
 mod views;
+mod writes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::StatusCode;
-use axum::routing::get;
+use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
@@ -30,13 +34,29 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/inboxes", get(resources::inboxes))
-        .route("/api/v1/conversations", get(conversations::list))
-        .route("/api/v1/conversations/{id}", get(conversations::get))
+        .route(
+            "/api/v1/conversations",
+            get(conversations::list).post(writes::start_conversation),
+        )
+        .route(
+            "/api/v1/conversations/{id}",
+            get(conversations::get).patch(writes::patch_conversation),
+        )
         .route(
             "/api/v1/conversations/{id}/messages",
-            get(conversations::messages),
+            get(conversations::messages).post(writes::post_message),
         )
-        .route("/api/v1/contacts/{id}", get(resources::contact))
+        .route("/api/v1/agents", get(people::agents))
+        .route(
+            "/api/v1/agents/me/availability",
+            put(people::set_availability),
+        )
+        .route("/api/v1/contacts", get(people::search_contacts))
+        .route(
+            "/api/v1/contacts/{id}",
+            get(people::contact).patch(people::patch_contact),
+        )
+        .route("/api/v1/events", get(events::events))
         .route(
             "/api/v1/messages/{id}/attachments/{index}",
             get(resources::attachment),

@@ -12,7 +12,6 @@ use serde::Serialize;
 use super::auth::CurrentAgent;
 use super::conversations::{parse_id, visible_conversation};
 use super::error::ApiError;
-use super::views::ContactView;
 use crate::app::App;
 use crate::config::ChannelKind;
 
@@ -54,19 +53,6 @@ pub async fn inboxes(agent: CurrentAgent) -> Json<Vec<InboxView>> {
         })
         .collect();
     Json(list)
-}
-
-pub async fn contact(
-    State(app): State<Arc<App>>,
-    _agent: CurrentAgent,
-    Path(id): Path<String>,
-) -> Result<Json<ContactView>, ApiError> {
-    let id = parse_id(&id, "contact")?;
-    let contact = app
-        .store
-        .contact(id)?
-        .ok_or(ApiError::NotFound { what: "contact" })?;
-    Ok(Json(contact.into()))
 }
 
 /// The attachment's bytes, served as a download that the browser will not

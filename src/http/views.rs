@@ -5,7 +5,8 @@ use serde::Serialize;
 use crate::clock::rfc3339;
 use crate::ids::Id;
 use crate::model::{
-    Contact, Conversation, ConversationStatus, Direction, Message, MessageFlag, Party, ThreadReason,
+    Author, Contact, Conversation, ConversationStatus, DeliveryState, DeliveryStatus, Direction,
+    Message, MessageFlag, Party, ThreadReason,
 };
 
 #[derive(Serialize)]
@@ -108,6 +109,30 @@ pub struct MessageView {
     pub external_id: Option<String>,
     pub sent_at: Option<String>,
     pub created_at: String,
+    pub private: bool,
+    pub author: Option<Author>,
+    pub status: Option<StatusView>,
+}
+
+#[derive(Serialize)]
+pub struct StatusView {
+    pub state: DeliveryState,
+    pub reason: Option<String>,
+    pub attempts: u32,
+    pub provider_id: Option<String>,
+    pub updated_at: String,
+}
+
+impl From<DeliveryStatus> for StatusView {
+    fn from(s: DeliveryStatus) -> Self {
+        StatusView {
+            state: s.state,
+            reason: s.reason,
+            attempts: s.attempts,
+            provider_id: s.provider_id,
+            updated_at: rfc3339(s.updated_at),
+        }
+    }
 }
 
 impl From<Message> for MessageView {
@@ -140,6 +165,9 @@ impl From<Message> for MessageView {
             external_id: m.external_id,
             sent_at: m.sent_at.map(rfc3339),
             created_at: rfc3339(m.created_at),
+            private: m.private,
+            author: m.author,
+            status: m.status.map(StatusView::from),
         }
     }
 }

@@ -1,13 +1,14 @@
 //! Group commit: many concurrent writers share one flush. A writer commits its
 //! transaction in memory, then waits here; the flusher takes every waiter that
-//! has arrived, runs one `fsync`-ing flush, and answers them all. A waiter is
-//! only answered by a flush that started after it asked, so its write is
-//! covered.
+//! has arrived, notes the last committed event sequence number, runs one
+//! `fsync`-ing flush, answers them all and publishes that sequence number as
+//! durable. A waiter is only answered by a flush that started after it asked,
+//! so its write is covered.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot, watch};
 
 type Waiter = oneshot::Sender<Result<(), String>>;
 
@@ -16,15 +17,28 @@ type Waiter = oneshot::Sender<Result<(), String>>;
 pub struct GroupCommit {
     requests: mpsc::UnboundedSender<Waiter>,
     flushes: Arc<AtomicU64>,
+    durable_seq: watch::Receiver<u64>,
 }
 
 impl GroupCommit {
     /// Starts the flusher task for `db` on the current tokio runtime.
-    pub fn start(db: sled::Db) -> Self {
+    /// `committed_seq` is the last event sequence number written (in memory).
+    pub fn start(db: sled::Db, committed_seq: Arc<AtomicU64>) -> Self {
         let (requests, receiver) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
-        tokio::spawn(flusher(db, receiver, flushes.clone()));
-        GroupCommit { requests, flushes }
+        let (durable, durable_seq) = watch::channel(committed_seq.load(Ordering::SeqCst));
+        tokio::spawn(flusher(
+            db,
+            receiver,
+            flushes.clone(),
+            committed_seq,
+            durable,
+        ));
+        GroupCommit {
+            requests,
+            flushes,
+            durable_seq,
+        }
     }
 
     /// Waits until everything written before this call is on disk.
@@ -42,18 +56,27 @@ impl GroupCommit {
     pub fn flush_count(&self) -> u64 {
         self.flushes.load(Ordering::Relaxed)
     }
+
+    /// The last event sequence number known to be on disk, and its changes.
+    pub fn durable_seq(&self) -> watch::Receiver<u64> {
+        self.durable_seq.clone()
+    }
 }
 
 async fn flusher(
     db: sled::Db,
     mut receiver: mpsc::UnboundedReceiver<Waiter>,
     flushes: Arc<AtomicU64>,
+    committed_seq: Arc<AtomicU64>,
+    durable: watch::Sender<u64>,
 ) {
     while let Some(first) = receiver.recv().await {
         let mut batch = vec![first];
         while let Ok(next) = receiver.try_recv() {
             batch.push(next);
         }
+        // Everything committed up to here is covered by the flush below.
+        let covered_seq = committed_seq.load(Ordering::SeqCst);
         let db = db.clone();
         let result = match tokio::task::spawn_blocking(move || db.flush()).await {
             Ok(Ok(_bytes)) => Ok(()),
@@ -61,8 +84,15 @@ async fn flusher(
             Err(error) => Err(format!("flush task failed: {error}")),
         };
         flushes.fetch_add(1, Ordering::Relaxed);
-        if let Err(error) = &result {
-            tracing::error!(%error, waiters = batch.len(), "store flush failed");
+        match &result {
+            Ok(()) => {
+                durable.send_if_modified(|seq| {
+                    let advanced = covered_seq > *seq;
+                    *seq = (*seq).max(covered_seq);
+                    advanced
+                });
+            }
+            Err(error) => tracing::error!(%error, waiters = batch.len(), "store flush failed"),
         }
         for waiter in batch {
             let _ = waiter.send(result.clone());

@@ -6,6 +6,7 @@ use sled::transaction::{ConflictableTransactionError, TransactionError};
 use sled::Transactional;
 
 use super::{decode, encode, keys, Store, StoreError};
+use crate::events::{Event, EventKind};
 use crate::ids::Id;
 use crate::inbound::Inbound;
 use crate::model::{
@@ -36,7 +37,7 @@ impl Store {
     /// Writes one inbound message (blocking; call from `spawn_blocking`).
     /// The caller must await `durable()` before acknowledging it.
     pub fn ingest(&self, request: IngestRequest) -> Result<Accepted, StoreError> {
-        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let _writer = self.lock_writer();
         let IngestRequest {
             inbound,
             inbox,
@@ -88,6 +89,7 @@ impl Store {
             created_at: now,
             last_message_at: now,
             message_count: 0,
+            reply_token: None,
         });
         conversation.last_message_at = conversation.last_message_at.max(now);
         conversation.message_count += 1;
@@ -123,6 +125,9 @@ impl Store {
             external_id: inbound.external_id.clone(),
             sent_at: inbound.sent_at,
             created_at: now,
+            author: None,
+            private: false,
+            status: None,
         };
 
         let stored_ref = keys::message(conversation.id, message_id);
@@ -134,6 +139,17 @@ impl Store {
             conversation.last_message_at,
             conversation.id,
         );
+        let mut events = vec![Event::message(&conversation, &message, now)];
+        let conversation_kind = if new_conversation {
+            EventKind::ConversationCreated
+        } else {
+            EventKind::ConversationUpdated
+        };
+        events.insert(
+            0,
+            Event::conversation(conversation_kind, &conversation, now),
+        );
+        let stamped = self.stamp(events);
         let contact_bytes = encode(&contact);
         let conversation_bytes = encode(&conversation);
         let message_bytes = encode(&message);
@@ -150,6 +166,7 @@ impl Store {
             &t.contact_channel,
             &t.attachments,
             &t.raw,
+            &t.events,
         )
             .transaction(
                 |(
@@ -164,6 +181,7 @@ impl Store {
                     contact_channel,
                     attachments,
                     raw,
+                    event_log,
                 )| {
                     if contact_changed {
                         contacts.insert(&contact.id.to_bytes(), contact_bytes.as_slice())?;
@@ -204,10 +222,12 @@ impl Store {
                     if let Some(bytes) = &inbound.raw {
                         raw.insert(&message_id.to_bytes(), bytes.as_slice())?;
                     }
+                    stamped.insert(event_log)?;
                     Ok::<(), ConflictableTransactionError<()>>(())
                 },
             );
         result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        self.mark_committed(&stamped);
 
         Ok(Accepted {
             message: message_id,
@@ -244,6 +264,15 @@ impl Store {
         contact: Id,
     ) -> Result<(Option<Conversation>, ThreadReason), StoreError> {
         let hints = &inbound.thread_hints;
+        if let Some(token) = &hints.reply_token {
+            if let Some(id) = self.trees.reply_tokens.get(token.as_bytes())? {
+                let conversation: Conversation =
+                    self.required(&self.trees.conversations, &id, "conversation")?;
+                if conversation.inbox == inbox {
+                    return Ok((Some(conversation), ThreadReason::ReplyToken));
+                }
+            }
+        }
         for id in &hints.in_reply_to {
             if let Some(conversation) = self.conversation_by_ref(inbox, id)? {
                 return Ok((Some(conversation), ThreadReason::InReplyTo));

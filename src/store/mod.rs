@@ -6,18 +6,30 @@
 //! transaction each; durability comes from the shared group-commit flush
 //! (`durable`), which callers await before acknowledging anything.
 
+mod contacts;
+mod conversations;
+mod event_log;
 mod group_commit;
 mod ingest;
 mod keys;
+mod outbound;
+#[cfg(test)]
+mod outbound_tests;
+mod outbox;
 mod read;
 mod schema;
 #[cfg(test)]
 mod tests;
 
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use contacts::{ContactPatch, ContactUpdateError};
+pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};
+pub use outbound::{OutboundError, OutboundRequest, Target};
+pub use outbox::Job;
 pub use read::{ConversationQuery, Page};
 
 use group_commit::GroupCommit;
@@ -39,10 +51,16 @@ struct Trees {
     contact_channel: sled::Tree,
     attachments: sled::Tree,
     raw: sled::Tree,
+    events: sled::Tree,
+    outbox: sled::Tree,
+    reply_tokens: sled::Tree,
+    availability: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
     #[error("cannot open the store at {path}: {source}")]
     Open { path: String, source: sled::Error },
     #[error(
@@ -72,6 +90,9 @@ pub struct Store {
     commit: GroupCommit,
     writer: Arc<Mutex<()>>,
     ids: Arc<IdGenerator>,
+    /// The last event sequence number committed (in memory, maybe not yet
+    /// durable). Advanced only under the writer lock, after a commit.
+    committed_seq: Arc<AtomicU64>,
 }
 
 impl Store {
@@ -102,16 +123,22 @@ impl Store {
             contact_channel: tree("contact_channel")?,
             attachments: tree("attachments")?,
             raw: tree("raw")?,
+            events: tree("events")?,
+            outbox: tree("outbox")?,
+            reply_tokens: tree("reply_tokens")?,
+            availability: tree("availability")?,
         };
         schema::check_or_init(&trees.meta, path)?;
         db.flush().map_err(open_error)?;
-        let commit = GroupCommit::start(db.clone());
+        let committed_seq = Arc::new(AtomicU64::new(event_log::last_seq(&trees.events)?));
+        let commit = GroupCommit::start(db.clone(), committed_seq.clone());
         Ok(Store {
             db,
             trees,
             commit,
             writer: Arc::new(Mutex::new(())),
             ids: Arc::new(IdGenerator::default()),
+            committed_seq,
         })
     }
 
@@ -123,6 +150,16 @@ impl Store {
     /// How many group-commit flushes have run since the store was opened.
     pub fn flush_count(&self) -> u64 {
         self.commit.flush_count()
+    }
+
+    /// The last event sequence number on disk, and its changes.
+    pub fn durable_seq(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.commit.durable_seq()
+    }
+
+    /// Takes the writer lock: every write holds it from its reads to its commit.
+    fn lock_writer(&self) -> MutexGuard<'_, ()> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Flushes everything now (used at shutdown).

@@ -5,7 +5,7 @@ use super::*;
 use crate::inbound::{Identity, Inbound, InboundAttachment, Sender, ThreadHints};
 use crate::model::{ConversationStatus, ThreadReason};
 
-fn inbound(channel: &str, external_id: &str, from: &str) -> Inbound {
+pub(super) fn inbound(channel: &str, external_id: &str, from: &str) -> Inbound {
     Inbound {
         channel: channel.to_string(),
         external_id: Some(external_id.to_string()),
@@ -35,7 +35,7 @@ fn inbound(channel: &str, external_id: &str, from: &str) -> Inbound {
     }
 }
 
-fn request(inbound: Inbound, now: i64) -> IngestRequest {
+pub(super) fn request(inbound: Inbound, now: i64) -> IngestRequest {
     IngestRequest {
         inbound,
         inbox: "support".into(),

@@ -2,9 +2,11 @@
 //! addressed), forwarded-mail attribution and auto-reply/bounce flags.
 
 pub mod auto_reply;
+pub mod compose;
 pub mod forwarded;
 pub mod parse;
 pub mod receive;
+pub mod relay;
 pub mod smtp;
 
 use std::net::SocketAddr;

@@ -22,6 +22,7 @@ use mail_parser::{
 };
 
 use super::auto_reply;
+use super::compose::reply_token_of;
 use super::forwarded::{self, OriginalMail};
 use crate::config::{Channel, EmailChannel, Workspace};
 use crate::email_address;
@@ -144,7 +145,9 @@ impl ParsedMail {
         }
     }
 
-    /// Builds the Inbound for one channel this mail was delivered to.
+    /// Builds the Inbound for one channel this mail was delivered to; the
+    /// thread hints carry the reply token of the first of `recipients`
+    /// addressed `local+c<token>@domain`.
     pub fn to_inbound(
         &self,
         channel: &Channel,
@@ -160,6 +163,8 @@ impl ParsedMail {
             email,
             workspace,
         );
+        // The first recipient with a conversation's reply address `+c<token>`.
+        let reply_token = recipients.iter().find_map(|r| reply_token_of(r));
         let mut flags = self.flags.clone();
         if attribution.forwarded {
             auto_reply::add_flag(&mut flags, MessageFlag::Forwarded);
@@ -171,7 +176,7 @@ impl ParsedMail {
             forwarded_by: attribution.forwarded_by,
             to: recipients,
             thread_hints: ThreadHints {
-                reply_token: None,
+                reply_token,
                 in_reply_to: self.in_reply_to.clone(),
                 references: self.references.clone(),
                 continue_open: false,

@@ -393,3 +393,32 @@ fn deeply_nested_parts_and_messages() {
     nested.push_str("Subject: core\r\n\r\nbody\r\n");
     let _ = survives(nested.as_bytes());
 }
+
+#[test]
+fn reply_token_comes_from_the_first_tagged_recipient() {
+    let raw = crlf(
+        "From: Jane <jane@customer.example>\nTo: support@example.com\n\
+         Subject: Re: Printer\nMessage-ID: <r1@customer.example>\n\nThanks\n",
+    );
+    let config: Config = crate::config::parse(CONFIG, std::path::Path::new(".")).unwrap();
+    let channel = config.workspace.channel("support-email").unwrap();
+    let ChannelKind::Email(email) = &channel.kind;
+    let parsed = parse(raw.as_bytes(), false).unwrap();
+    let token_of = |recipients: &[&str]| {
+        let recipients = recipients.iter().map(|r| r.to_string()).collect();
+        parsed
+            .to_inbound(
+                channel,
+                email,
+                &config.workspace,
+                recipients,
+                raw.as_bytes(),
+            )
+            .thread_hints
+            .reply_token
+    };
+    let tagged = ["support+billing@example.com", "support+ck3x9q2@example.com"];
+    assert_eq!(token_of(&tagged).as_deref(), Some("k3x9q2"));
+    assert_eq!(token_of(&["support@example.com"]), None);
+    assert_eq!(token_of(&["support+c-bad@example.com"]), None);
+}

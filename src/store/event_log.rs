@@ -1,0 +1,72 @@
+//! The durable event log: `seq` (8 bytes, big-endian) -> event. Writers
+//! number their events under the writer lock and insert them in the same
+//! transaction as the change; readers page through it by sequence number.
+
+use std::sync::atomic::Ordering;
+
+use sled::transaction::{ConflictableTransactionError, TransactionalTree};
+
+use super::{decode, encode, Store, StoreError};
+use crate::events::Event;
+
+/// The highest sequence number in the log (0 when empty).
+pub(super) fn last_seq(events: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(match events.last()? {
+        Some((key, _)) => <[u8; 8]>::try_from(key.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt("event log key".into()))?,
+        None => 0,
+    })
+}
+
+/// Events numbered and encoded, ready to insert in a transaction.
+pub(super) struct Stamped {
+    entries: Vec<([u8; 8], Vec<u8>)>,
+    pub last: u64,
+}
+
+impl Stamped {
+    pub(super) fn insert(
+        &self,
+        tree: &TransactionalTree,
+    ) -> Result<(), ConflictableTransactionError<()>> {
+        for (key, value) in &self.entries {
+            tree.insert(&key[..], value.as_slice())?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Numbers `events` after the last committed one. Call under the writer
+    /// lock, and `mark_committed(last)` once the transaction succeeded.
+    pub(super) fn stamp(&self, events: Vec<Event>) -> Stamped {
+        let mut seq = self.committed_seq.load(Ordering::SeqCst);
+        let entries = events
+            .into_iter()
+            .map(|mut event| {
+                seq += 1;
+                event.seq = seq;
+                (seq.to_be_bytes(), encode(&event))
+            })
+            .collect();
+        Stamped { entries, last: seq }
+    }
+
+    pub(super) fn mark_committed(&self, stamped: &Stamped) {
+        self.committed_seq.fetch_max(stamped.last, Ordering::SeqCst);
+    }
+
+    /// Up to `limit` events with `from <= seq <= to`, in order.
+    pub fn events(&self, from: u64, to: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        if from > to {
+            return Ok(Vec::new());
+        }
+        self.trees
+            .events
+            .range(from.to_be_bytes()..=to.to_be_bytes())
+            .take(limit)
+            .map(|entry| decode(&entry?.1))
+            .collect()
+    }
+}

@@ -1,0 +1,316 @@
+//! Outbound messages: an agent's reply, an internal note or an automated
+//! message becomes a message and (unless it is a note) an outbox job in one
+//! transaction, with its events. A new outbound conversation (an agent
+//! writing first) is created in the same transaction as its first message.
+
+use rand::distributions::{Alphanumeric, DistString};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::outbox::Job;
+use super::{encode, keys, Store, StoreError};
+use crate::events::{Event, EventKind};
+use crate::ids::Id;
+use crate::inbound::Sender;
+use crate::model::{
+    Author, Contact, Conversation, ConversationStatus, DeliveryState, DeliveryStatus, Direction,
+    Message, MessageFlag, Millis, Party, ThreadReason,
+};
+
+/// Where an outbound message goes.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// An existing conversation.
+    Conversation(Id),
+    /// A new conversation with `recipient` on `channel` of `inbox`.
+    New {
+        inbox: String,
+        channel: String,
+        recipient: Sender,
+        subject: Option<String>,
+    },
+}
+
+/// One outbound message to write.
+#[derive(Debug, Clone)]
+pub struct OutboundRequest {
+    pub target: Target,
+    pub author: Author,
+    /// The From name shown in the timeline.
+    pub author_name: Option<String>,
+    pub text: String,
+    pub html: Option<String>,
+    /// An internal note: stored, never sent.
+    pub private: bool,
+    /// For email: the domain of the Message-ID the message is sent with.
+    pub message_id_domain: Option<String>,
+    /// For email: give the conversation a reply-address token if it has none.
+    pub reply_token: bool,
+    pub now: Millis,
+}
+
+/// Why an outbound message was not written.
+#[derive(Debug, thiserror::Error)]
+pub enum OutboundError {
+    #[error("conversation not found")]
+    NotFound,
+    #[error(
+        "the customer's last message was an auto-reply or a bounce; automations do not answer it"
+    )]
+    AutoReplyLoop,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Store {
+    /// Writes an outbound message and its delivery job (blocking). The
+    /// caller must await `durable()` before reporting it accepted.
+    pub fn append_outbound(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<(Message, Conversation), OutboundError> {
+        let _writer = self.lock_writer();
+        let now = request.now;
+        let (old, contact) = match &request.target {
+            Target::Conversation(id) => {
+                let conversation = self.conversation(*id)?.ok_or(OutboundError::NotFound)?;
+                let contact = self
+                    .contact(conversation.contact)?
+                    .ok_or(OutboundError::NotFound)?;
+                (Some(conversation), contact)
+            }
+            Target::New { recipient, .. } => (None, self.contact_for(recipient, now)?),
+        };
+        if matches!(request.author, Author::Automation { .. }) {
+            if let Some(conversation) = &old {
+                self.refuse_auto_reply_loop(conversation.id)?;
+            }
+        }
+        let mut conversation = match (&old, &request.target) {
+            (Some(conversation), _) => conversation.clone(),
+            (
+                None,
+                Target::New {
+                    inbox,
+                    channel,
+                    subject,
+                    ..
+                },
+            ) => Conversation {
+                id: self.ids.next(now),
+                inbox: inbox.clone(),
+                channel: channel.clone(),
+                contact: contact.id,
+                subject: subject.clone(),
+                status: ConversationStatus::Open,
+                assignee: match &request.author {
+                    Author::Agent { id } => Some(id.clone()),
+                    Author::Automation { .. } => None,
+                },
+                created_at: now,
+                last_message_at: now,
+                message_count: 0,
+                reply_token: None,
+            },
+            (None, Target::Conversation(_)) => return Err(OutboundError::NotFound),
+        };
+        let new_token = (request.reply_token
+            && !request.private
+            && conversation.reply_token.is_none())
+        .then(|| {
+            Alphanumeric
+                .sample_string(&mut rand::thread_rng(), 20)
+                .to_lowercase()
+        });
+        if new_token.is_some() {
+            conversation.reply_token = new_token.clone();
+        }
+        conversation.last_message_at = conversation.last_message_at.max(now);
+        conversation.message_count += 1;
+
+        let message_id = self.ids.next(now);
+        let message = Message {
+            id: message_id,
+            conversation: conversation.id,
+            direction: Direction::Outbound,
+            channel: conversation.channel.clone(),
+            from: Party {
+                name: request.author_name.clone(),
+                address: None,
+            },
+            forwarded_by: None,
+            to: contact
+                .email
+                .iter()
+                .chain(contact.phone.iter())
+                .take(1)
+                .cloned()
+                .collect(),
+            subject: conversation.subject.clone(),
+            text: Some(request.text.clone()),
+            html: request.html.clone(),
+            attachments: Vec::new(),
+            flags: Vec::new(),
+            thread_reason: if old.is_some() {
+                ThreadReason::Continued
+            } else {
+                ThreadReason::New
+            },
+            external_id: match (&request.message_id_domain, request.private) {
+                (Some(domain), false) => Some(format!(
+                    "{}@{domain}",
+                    message_id.to_string().to_lowercase()
+                )),
+                _ => None,
+            },
+            sent_at: None,
+            created_at: now,
+            author: Some(request.author.clone()),
+            private: request.private,
+            status: (!request.private).then_some(DeliveryStatus {
+                state: DeliveryState::Queued,
+                reason: None,
+                attempts: 0,
+                provider_id: None,
+                updated_at: now,
+            }),
+        };
+        let job = (!request.private).then_some(Job {
+            message: message_id,
+            conversation: conversation.id,
+            attempts: 0,
+            due: now,
+        });
+
+        let kind = if old.is_some() {
+            EventKind::ConversationUpdated
+        } else {
+            EventKind::ConversationCreated
+        };
+        let stamped = self.stamp(vec![
+            Event::conversation(kind, &conversation, now),
+            Event::message(&conversation, &message, now),
+        ]);
+        let t = &self.trees;
+        let stored_ref = keys::message(conversation.id, message_id);
+        let old_keys = old
+            .as_ref()
+            .map(|c| keys::activity_keys(&c.inbox, c.status, c.last_message_at, c.id));
+        let new_keys = keys::activity_keys(
+            &conversation.inbox,
+            conversation.status,
+            conversation.last_message_at,
+            conversation.id,
+        );
+        let identity = match &request.target {
+            Target::New { recipient, .. } => Some(keys::identity(
+                &recipient.identity.kind,
+                &recipient.identity.handle,
+            )),
+            Target::Conversation(_) => None,
+        };
+        let (conversation_bytes, message_bytes, contact_bytes) =
+            (encode(&conversation), encode(&message), encode(&contact));
+        let result: Result<(), TransactionError<()>> = (
+            &t.conversations,
+            &t.messages,
+            &t.message_conversation,
+            &t.activity,
+            &t.external_refs,
+            &t.outbox,
+            &t.reply_tokens,
+            &t.events,
+            &t.contacts,
+            &t.identities,
+            &t.contact_channel,
+        )
+            .transaction(
+                |(
+                    conversations,
+                    messages,
+                    message_conv,
+                    activity,
+                    refs,
+                    outbox,
+                    tokens,
+                    events,
+                    contacts,
+                    identities,
+                    contact_channel,
+                )| {
+                    conversations
+                        .insert(&conversation.id.to_bytes(), conversation_bytes.as_slice())?;
+                    for key in old_keys.iter().flatten() {
+                        activity.remove(key.as_slice())?;
+                    }
+                    for key in &new_keys {
+                        activity.insert(key.as_slice(), &[])?;
+                    }
+                    messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
+                    message_conv.insert(&message_id.to_bytes(), &conversation.id.to_bytes())?;
+                    if let Some(external_id) = &message.external_id {
+                        refs.insert(
+                            keys::external_ref(&conversation.inbox, external_id),
+                            stored_ref.as_slice(),
+                        )?;
+                    }
+                    if let Some(job) = &job {
+                        outbox.insert(job.key(), encode(job))?;
+                    }
+                    if let Some(token) = &new_token {
+                        tokens.insert(token.as_bytes(), &conversation.id.to_bytes())?;
+                    }
+                    if let Some(identity) = &identity {
+                        contacts.insert(&contact.id.to_bytes(), contact_bytes.as_slice())?;
+                        identities.insert(identity.as_slice(), &contact.id.to_bytes())?;
+                        contact_channel.insert(
+                            keys::contact_channel(contact.id, &conversation.channel),
+                            &conversation.id.to_bytes(),
+                        )?;
+                    }
+                    stamped.insert(events)?;
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
+        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        self.mark_committed(&stamped);
+        Ok((message, conversation))
+    }
+
+    /// The contact with this identity, or a new one (not yet written).
+    fn contact_for(&self, recipient: &Sender, now: Millis) -> Result<Contact, StoreError> {
+        let key = keys::identity(&recipient.identity.kind, &recipient.identity.handle);
+        match self.trees.identities.get(key)? {
+            Some(id) => self.required(&self.trees.contacts, &id, "contact"),
+            None => Ok(Contact {
+                id: self.ids.next(now),
+                name: recipient.name.clone(),
+                email: recipient.email.clone(),
+                phone: recipient.phone.clone(),
+                owner: None,
+                created_at: now,
+            }),
+        }
+    }
+
+    /// Refuses automated mail to a conversation whose latest inbound message
+    /// was an auto-reply or a bounce (mail loops, backscatter).
+    fn refuse_auto_reply_loop(&self, conversation: Id) -> Result<(), OutboundError> {
+        let last_inbound = self
+            .messages(conversation)?
+            .into_iter()
+            .rev()
+            .find(|m| m.direction == Direction::Inbound);
+        match last_inbound {
+            Some(message)
+                if message
+                    .flags
+                    .iter()
+                    .any(|f| matches!(f, MessageFlag::AutoReply | MessageFlag::Bounce)) =>
+            {
+                Err(OutboundError::AutoReplyLoop)
+            }
+            _ => Ok(()),
+        }
+    }
+}

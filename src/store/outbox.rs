@@ -1,0 +1,155 @@
+//! The outbox: delivery jobs keyed by due time, so the worker finds what is
+//! due with one ordered scan. Finishing or rescheduling a job updates the
+//! message's delivery status and logs a `message.status` event in the same
+//! transaction, so a job is never lost between the two.
+
+use serde::{Deserialize, Serialize};
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+use sled::Transactional;
+
+use super::{decode, encode, keys, Store, StoreError};
+use crate::events::Event;
+use crate::ids::Id;
+use crate::model::{DeliveryStatus, Message, Millis};
+
+/// One pending delivery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub message: Id,
+    pub conversation: Id,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due.
+    pub due: Millis,
+}
+
+impl Job {
+    /// `due ++ message`: jobs sort by due time.
+    pub(super) fn key(&self) -> Vec<u8> {
+        let mut key = (self.due.max(0) as u64).to_be_bytes().to_vec();
+        key.extend_from_slice(&self.message.to_bytes());
+        key
+    }
+}
+
+impl Store {
+    /// Up to `limit` jobs due at `now`, earliest first.
+    pub fn due_jobs(&self, now: Millis, limit: usize) -> Result<Vec<Job>, StoreError> {
+        let end = (now.max(0) as u64 + 1).to_be_bytes();
+        self.trees
+            .outbox
+            .range(..end)
+            .take(limit)
+            .map(|entry| decode(&entry?.1))
+            .collect()
+    }
+
+    /// When the earliest job is due, if there is one.
+    pub fn next_due(&self) -> Result<Option<Millis>, StoreError> {
+        Ok(match self.trees.outbox.first()? {
+            Some((_, value)) => Some(decode::<Job>(&value)?.due),
+            None => None,
+        })
+    }
+
+    /// How many jobs wait in the outbox.
+    pub fn outbox_len(&self) -> usize {
+        self.trees.outbox.len()
+    }
+
+    /// Ends a job (delivered or failed for good) with the message's new status.
+    pub fn finish_job(
+        &self,
+        job: &Job,
+        status: DeliveryStatus,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.update_job(job, None, status, now)
+    }
+
+    /// Moves a job to `next` (a later due time, one more attempt) and records
+    /// why the last attempt failed.
+    pub fn reschedule_job(
+        &self,
+        job: &Job,
+        next: &Job,
+        status: DeliveryStatus,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.update_job(job, Some(next), status, now)
+    }
+
+    fn update_job(
+        &self,
+        job: &Job,
+        next: Option<&Job>,
+        status: DeliveryStatus,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        let _writer = self.lock_writer();
+        let t = &self.trees;
+        let stored_ref = keys::message(job.conversation, job.message);
+        let mut message: Message = self.required(&t.messages, &stored_ref, "message")?;
+        let inbox = self
+            .conversation(job.conversation)?
+            .map(|c| c.inbox)
+            .ok_or(StoreError::NotFound {
+                what: "conversation",
+            })?;
+        message.status = Some(status.clone());
+        let stamped = self.stamp(vec![Event::status(&inbox, &message, &status, now)]);
+        let message_bytes = encode(&message);
+        let result: Result<(), TransactionError<()>> = (&t.outbox, &t.messages, &t.events)
+            .transaction(|(outbox, messages, events)| {
+                outbox.remove(job.key())?;
+                if let Some(next) = next {
+                    outbox.insert(next.key(), encode(next))?;
+                }
+                messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
+                stamped.insert(events)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
+        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        self.mark_committed(&stamped);
+        Ok(message)
+    }
+
+    /// Applies a status reported later by a provider (delivered, read,
+    /// failed) if it moves the message forward; returns whether it did.
+    pub fn apply_delivery_status(
+        &self,
+        message: Id,
+        status: DeliveryStatus,
+        now: Millis,
+    ) -> Result<bool, StoreError> {
+        let _writer = self.lock_writer();
+        let t = &self.trees;
+        let Some(stored) = self.message(message)? else {
+            return Err(StoreError::NotFound { what: "message" });
+        };
+        let current = stored.status.as_ref().map(|s| s.state);
+        if current.is_some_and(|state| !state.can_become(status.state)) {
+            return Ok(false);
+        }
+        let inbox = self
+            .conversation(stored.conversation)?
+            .map(|c| c.inbox)
+            .ok_or(StoreError::NotFound {
+                what: "conversation",
+            })?;
+        let mut updated = stored;
+        updated.status = Some(status.clone());
+        let stamped = self.stamp(vec![Event::status(&inbox, &updated, &status, now)]);
+        let bytes = encode(&updated);
+        let stored_ref = keys::message(updated.conversation, updated.id);
+        let result: Result<(), TransactionError<()>> =
+            (&t.messages, &t.events).transaction(|(messages, events)| {
+                messages.insert(stored_ref.as_slice(), bytes.as_slice())?;
+                stamped.insert(events)?;
+                Ok::<(), ConflictableTransactionError<()>>(())
+            });
+        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        self.mark_committed(&stamped);
+        Ok(true)
+    }
+}
