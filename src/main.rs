@@ -130,6 +130,20 @@ fn check_config(path: &Path) -> ExitCode {
         None => println!("smtp      off"),
     }
     println!("http      {}", config.http.listen);
+    match &config.outbound_smtp {
+        Some(relay) => println!(
+            "relay     {}:{} ({:?}{})",
+            relay.host,
+            relay.port,
+            relay.tls,
+            if relay.username.is_some() {
+                ", with login"
+            } else {
+                ""
+            }
+        ),
+        None => println!("relay     none: email replies are refused"),
+    }
     println!(
         "teams     {}",
         ws.teams
