@@ -7,6 +7,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::config::Workspace;
+use crate::presence::Presence;
 use crate::store::Store;
 use crate::tokens::TokenRegistry;
 
@@ -15,6 +16,8 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenRegistry,
+    /// Who has a live event socket, for routing.
+    pub presence: Presence,
     /// Wakes the outbox worker when a job is queued.
     pub outbox_wake: tokio::sync::Notify,
     /// Whether email can be sent (an `[outbound_smtp]` relay is configured).
@@ -33,6 +36,7 @@ impl App {
         App {
             workspace: ArcSwap::from_pointee(workspace),
             store,
+            presence: Presence::new(clock.now()),
             clock,
             tokens,
             outbox_wake: tokio::sync::Notify::new(),

@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::inbound::Inbound;
+use crate::routing;
 use crate::store::{Accepted, IngestRequest, StoreError};
 
 #[derive(Debug, thiserror::Error)]
@@ -36,6 +37,8 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
     let request = IngestRequest {
         inbox: channel.inbox.clone(),
         now: app.clock.now(),
+        assignment: routing::assignment_plan(app, &workspace, channel)?,
+        ticket: routing::ticket_plan(&workspace, channel),
         inbound,
     };
     let store = app.store.clone();

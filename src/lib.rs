@@ -7,6 +7,8 @@
 //!   turning its wire format into an [`inbound::Inbound`].
 //! - [`ingest`]: the only way a message enters the store: dedupe, contact,
 //!   thread, persist, acknowledge once durable.
+//! - [`routing`]: who gets a new conversation and which ticket it opens
+//!   (plans applied by the store), with [`presence`] for availability.
 //! - [`store`]: the sled-backed store behind one narrow typed interface,
 //!   with group commit.
 //! - [`outbox`]: the only way a message leaves: durable delivery jobs, the
@@ -30,5 +32,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod model;
 pub mod outbox;
+pub mod presence;
+pub mod routing;
 pub mod store;
 pub mod tokens;

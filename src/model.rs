@@ -64,6 +64,43 @@ pub struct Conversation {
     /// set when the first email reply goes out.
     #[serde(default)]
     pub reply_token: Option<String>,
+    /// Every assignment, oldest first.
+    #[serde(default)]
+    pub assignment_history: Vec<AssignmentRecord>,
+    /// The ticket opened with this conversation, if any.
+    #[serde(default)]
+    pub ticket: Option<Id>,
+    /// Why no ticket was opened although the channel opens tickets.
+    #[serde(default)]
+    pub ticket_note: Option<String>,
+}
+
+/// One assignment of a conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssignmentRecord {
+    /// The assignee; `None` when unassigned.
+    pub agent: Option<String>,
+    pub at: Millis,
+    /// Which rule or who: `users_and_teams`, `contact_owner`,
+    /// `contact_owner_fallback`, `became_available`, `agent:alice`.
+    pub by: String,
+}
+
+/// A ticket: a conversation's work item in a pipeline.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    pub id: Id,
+    pub conversation: Id,
+    pub contact: Id,
+    pub inbox: String,
+    pub pipeline: String,
+    pub stage: String,
+    pub owner: Option<String>,
+    /// The owner follows the conversation's assignee.
+    pub owner_follows_assignee: bool,
+    pub priority: crate::config::Priority,
+    pub created_at: Millis,
+    pub updated_at: Millis,
 }
 
 /// Which way a message travelled.

@@ -5,6 +5,7 @@
 
 mod delivery;
 mod raw;
+mod routing;
 mod validate;
 mod workspace;
 
@@ -12,7 +13,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use raw::{ForwardedSender, RelayTls, Role, SenderName};
+pub use raw::{AssignTo, ForwardedSender, RelayTls, Role, SenderName};
+pub use routing::{Pipeline, Priority, RoutingRule, RoutingSettings, TicketOwner, TicketRule};
 pub use workspace::{Agent, Channel, ChannelKind, EmailChannel, Inbox, Team, Workspace};
 
 /// Everything in the config file, validated.

@@ -141,6 +141,68 @@ pub struct RawEmailChannel {
     pub signature: Option<String>,
     /// Appended to HTML replies, with the same tokens.
     pub signature_html: Option<String>,
+    /// Who gets this channel's new conversations.
+    pub routing: Option<RawRouting>,
+    /// Whether new conversations also open tickets.
+    pub tickets: Option<RawTickets>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AssignTo {
+    /// The named users and the members of the named teams.
+    #[default]
+    UsersAndTeams,
+    /// The contact's owner, else the named users and teams.
+    ContactOwner,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRouting {
+    #[serde(default)]
+    pub auto_assign: bool,
+    #[serde(default)]
+    pub assign_to: AssignTo,
+    #[serde(default)]
+    pub users: Vec<String>,
+    #[serde(default)]
+    pub teams: Vec<String>,
+    #[serde(default = "yes")]
+    pub only_available: bool,
+    pub max_open_per_agent: Option<u32>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTickets {
+    #[serde(default)]
+    pub enabled: bool,
+    pub pipeline: String,
+    pub stage: Option<String>,
+    /// "conversation_owner", "none" or an agent id.
+    pub owner: Option<String>,
+    pub priority: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawPipeline {
+    pub id: String,
+    pub name: String,
+    pub stages: Vec<String>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub max_tickets_per_contact: Option<u32>,
+}
+
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawRoutingSettings {
+    pub away_after_minutes: Option<u64>,
 }
 
 /// The display name on mail sent from an email channel.

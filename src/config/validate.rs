@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::delivery;
 use super::raw::*;
+use super::routing::{self, Pipeline, RoutingSettings};
 use super::workspace::*;
 use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
 use crate::email_address;
@@ -21,12 +22,15 @@ const DEFAULT_MAX_SESSIONS: usize = 500;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
 const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 1800;
 
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 12] = [
     "storage",
     "smtp",
     "http",
     "outbound_smtp",
     "outbox",
+    "routing",
+    "limits",
+    "pipelines",
     "teams",
     "agents",
     "inboxes",
@@ -125,16 +129,39 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     let agents: Vec<RawAgent> = decode_list(&mut table, "agents", &mut problems);
     let inboxes: Vec<RawInbox> = decode_list(&mut table, "inboxes", &mut problems);
     let channels: Vec<RawChannel> = decode_list(&mut table, "channels", &mut problems);
+    let raw_pipelines: Vec<RawPipeline> = decode_list(&mut table, "pipelines", &mut problems);
+    let limits: RawLimits = table
+        .remove("limits")
+        .and_then(|v| decode(v, "limits", &mut problems))
+        .unwrap_or_default();
+    let routing_settings: RawRoutingSettings = table
+        .remove("routing")
+        .and_then(|v| decode(v, "routing", &mut problems))
+        .unwrap_or_default();
+    let defaults = RoutingSettings::default();
+    let routing_settings = RoutingSettings {
+        away_after: routing_settings
+            .away_after_minutes
+            .map(|m| Duration::from_secs(m * 60))
+            .unwrap_or(defaults.away_after),
+        max_tickets_per_contact: limits
+            .max_tickets_per_contact
+            .unwrap_or(defaults.max_tickets_per_contact),
+    };
+    let mut found = Vec::new();
+    let pipelines = routing::pipelines(raw_pipelines, &mut found);
 
     let mut warnings = Vec::new();
     let workspace = build_workspace(
-        teams,
-        agents,
-        inboxes,
-        channels,
+        (teams, agents, inboxes, channels),
+        (pipelines, routing_settings),
         &mut problems,
+        &mut found,
         &mut warnings,
     );
+    for (path, message) in found {
+        problems.add(path, message);
+    }
     let storage = storage.map(|s| StorageSettings {
         path: base.join(s.path),
     });
@@ -272,12 +299,13 @@ fn check_id(id: &str, path: &str, seen: &mut HashSet<String>, what: &str, proble
     }
 }
 
+type RawPeople = (Vec<RawTeam>, Vec<RawAgent>, Vec<RawInbox>, Vec<RawChannel>);
+
 fn build_workspace(
-    raw_teams: Vec<RawTeam>,
-    raw_agents: Vec<RawAgent>,
-    raw_inboxes: Vec<RawInbox>,
-    raw_channels: Vec<RawChannel>,
+    (raw_teams, raw_agents, raw_inboxes, raw_channels): RawPeople,
+    (pipelines, routing_settings): (Vec<Pipeline>, RoutingSettings),
     problems: &mut Problems,
+    found: &mut routing::Found,
     warnings: &mut Vec<String>,
 ) -> Workspace {
     let mut team_ids = HashSet::new();
@@ -389,7 +417,15 @@ fn build_workspace(
     let mut channels = Vec::new();
     for (i, raw) in raw_channels.into_iter().enumerate() {
         let path = format!("channels[{i}]");
-        let RawChannel::Email(email) = raw;
+        let RawChannel::Email(mut email) = raw;
+        let routing = email.routing.take().and_then(|rule| {
+            let at = format!("{path}.routing");
+            routing::routing_rule(rule, &at, &agents, &teams, found, warnings)
+        });
+        let tickets = email.tickets.take().and_then(|rule| {
+            let at = format!("{path}.tickets");
+            routing::ticket_rule(rule, &at, &pipelines, &agents, found)
+        });
         check_id(
             &email.id,
             &format!("{path}.id"),
@@ -473,6 +509,8 @@ fn build_workspace(
                 signature: email.signature,
                 signature_html: email.signature_html,
             }),
+            routing,
+            tickets,
         });
     }
     for inbox in &inboxes {
@@ -488,7 +526,14 @@ fn build_workspace(
             ));
         }
     }
-    Workspace::new(teams, agents, inboxes, channels)
+    Workspace::new(
+        teams,
+        agents,
+        inboxes,
+        channels,
+        pipelines,
+        routing_settings,
+    )
 }
 
 #[cfg(test)]

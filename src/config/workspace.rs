@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::raw::{ForwardedSender, Role, SenderName};
+use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
 use crate::email_address;
 
 #[derive(Debug, Clone)]
@@ -66,6 +67,10 @@ pub struct Channel {
     pub id: String,
     pub inbox: String,
     pub kind: ChannelKind,
+    /// Who gets new conversations; `None`: nobody automatically.
+    pub routing: Option<RoutingRule>,
+    /// Tickets for new conversations; `None`: no tickets.
+    pub tickets: Option<TicketRule>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,6 +79,8 @@ pub struct Workspace {
     pub agents: Vec<Agent>,
     pub inboxes: Vec<Inbox>,
     pub channels: Vec<Channel>,
+    pub pipelines: Vec<Pipeline>,
+    pub routing: RoutingSettings,
     /// Normalised receiving address -> index into `channels`.
     email_routes: HashMap<String, usize>,
 }
@@ -84,6 +91,8 @@ impl Workspace {
         agents: Vec<Agent>,
         inboxes: Vec<Inbox>,
         channels: Vec<Channel>,
+        pipelines: Vec<Pipeline>,
+        routing: RoutingSettings,
     ) -> Self {
         let mut email_routes = HashMap::new();
         for (index, channel) in channels.iter().enumerate() {
@@ -97,6 +106,8 @@ impl Workspace {
             agents,
             inboxes,
             channels,
+            pipelines,
+            routing,
             email_routes,
         }
     }
@@ -107,6 +118,10 @@ impl Workspace {
 
     pub fn inbox(&self, id: &str) -> Option<&Inbox> {
         self.inboxes.iter().find(|i| i.id == id)
+    }
+
+    pub fn pipeline(&self, id: &str) -> Option<&Pipeline> {
+        self.pipelines.iter().find(|p| p.id == id)
     }
 
     pub fn channel(&self, id: &str) -> Option<&Channel> {

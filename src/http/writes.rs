@@ -154,7 +154,10 @@ pub async fn patch_conversation(
     JsonBody(body): JsonBody<ConversationChange>,
 ) -> Result<Json<ConversationView>, ApiError> {
     let conversation = visible_conversation(&app, &agent, &id)?;
-    let mut patch = ConversationPatch::default();
+    let mut patch = ConversationPatch {
+        by: format!("agent:{}", agent.agent.id),
+        ..ConversationPatch::default()
+    };
     if let Some(status) = &body.status {
         patch.status = Some(
             ConversationStatus::parse(status)

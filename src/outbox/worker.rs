@@ -12,11 +12,12 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::backoff;
 use super::sender::{OutboundDelivery, SendOutcome};
 use crate::app::App;
+use crate::channels::email::notify::compose_notification;
 use crate::channels::email::relay::EmailSender;
 use crate::config::{ChannelKind, OutboxSettings};
 use crate::ids::Id;
 use crate::model::{Author, DeliveryState, DeliveryStatus};
-use crate::store::{Job, StoreError};
+use crate::store::{Job, Notification, StoreError};
 
 /// The longest the worker sleeps without looking at the outbox.
 const IDLE_POLL: Duration = Duration::from_secs(30);
@@ -140,10 +141,13 @@ async fn attempt(
     settings: &OutboxSettings,
     job: Job,
 ) -> Result<(), StoreError> {
-    let outcome = match delivery_for(app, &job)? {
-        Some(delivery) => senders.send(&delivery).await,
-        None => SendOutcome::Failed {
-            reason: "the message's channel is no longer configured".into(),
+    let outcome = match &job.notification {
+        Some(notification) => notify(app, senders, &job, notification).await?,
+        None => match delivery_for(app, &job)? {
+            Some(delivery) => senders.send(&delivery).await,
+            None => SendOutcome::Failed {
+                reason: "the message's channel is no longer configured".into(),
+            },
         },
     };
     let now = app.clock.now();
@@ -192,6 +196,45 @@ async fn attempt(
     .map_err(|e| StoreError::Transaction(e.to_string()))?;
     result?;
     app.store.durable().await
+}
+
+/// Sends a notification to a team member from the conversation's email
+/// channel.
+async fn notify(
+    app: &App,
+    senders: &Senders,
+    job: &Job,
+    notification: &Notification,
+) -> Result<SendOutcome, StoreError> {
+    let Some(conversation) = app.store.conversation(job.conversation)? else {
+        return Ok(SendOutcome::Failed {
+            reason: "the conversation is gone".into(),
+        });
+    };
+    let workspace = app.workspace();
+    let email = workspace
+        .channel(&conversation.channel)
+        .map(|c| match &c.kind {
+            ChannelKind::Email(email) => email.clone(),
+        });
+    let (Some(email), Some(sender)) = (email, &senders.email) else {
+        return Ok(SendOutcome::Failed {
+            reason: "no email channel and relay to notify through".into(),
+        });
+    };
+    let message_id = format!(
+        "notify.{}@{}",
+        job.message.to_string().to_lowercase(),
+        app.hostname
+    );
+    Ok(
+        match compose_notification(&email, notification, &message_id) {
+            Ok(message) => sender.send_message(message).await,
+            Err(error) => SendOutcome::Failed {
+                reason: error.to_string(),
+            },
+        },
+    )
 }
 
 /// Loads what the channel sender needs; `None` when the channel is gone.

@@ -2,13 +2,11 @@
 //! change moves the conversation in the activity index and appends a
 //! `conversation.updated` event in the same transaction.
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
-
-use super::{encode, keys, Store, StoreError};
+use super::write_set::WriteSet;
+use super::{Store, StoreError};
 use crate::events::{Event, EventKind};
 use crate::ids::Id;
-use crate::model::{Conversation, ConversationStatus, Millis};
+use crate::model::{AssignmentRecord, Conversation, ConversationStatus, Millis};
 
 /// What to change; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -16,6 +14,9 @@ pub struct ConversationPatch {
     pub status: Option<ConversationStatus>,
     /// `Some(None)` unassigns.
     pub assignee: Option<Option<String>>,
+    /// Who or what changes it, recorded with an assignment
+    /// (`agent:alice`, `became_available`).
+    pub by: String,
 }
 
 impl Store {
@@ -36,7 +37,14 @@ impl Store {
             new.status = status;
         }
         if let Some(assignee) = &patch.assignee {
-            new.assignee = assignee.clone();
+            if new.assignee != *assignee {
+                new.assignee = assignee.clone();
+                new.assignment_history.push(AssignmentRecord {
+                    agent: assignee.clone(),
+                    at: now,
+                    by: patch.by.clone(),
+                });
+            }
         }
         if new == old {
             return Ok(old);
@@ -45,36 +53,23 @@ impl Store {
         Ok(new)
     }
 
-    /// Replaces a conversation record, its activity keys and logs the event.
-    /// Call under the writer lock.
+    /// Replaces a conversation record (with its indexes, load counters and
+    /// ticket owner) and logs the event. Call under the writer lock.
     pub(super) fn write_conversation(
         &self,
         old: &Conversation,
         new: &Conversation,
         now: Millis,
     ) -> Result<(), StoreError> {
-        let t = &self.trees;
+        let mut writes = WriteSet::default();
         let stamped = self.stamp(vec![Event::conversation(
             EventKind::ConversationUpdated,
             new,
             now,
         )]);
-        let old_keys = keys::activity_keys(&old.inbox, old.status, old.last_message_at, old.id);
-        let new_keys = keys::activity_keys(&new.inbox, new.status, new.last_message_at, new.id);
-        let bytes = encode(new);
-        let result: Result<(), TransactionError<()>> = (&t.conversations, &t.activity, &t.events)
-            .transaction(|(conversations, activity, events)| {
-                conversations.insert(&new.id.to_bytes(), bytes.as_slice())?;
-                for key in &old_keys {
-                    activity.remove(key.as_slice())?;
-                }
-                for key in &new_keys {
-                    activity.insert(key.as_slice(), &[])?;
-                }
-                stamped.insert(events)?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
-        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        stamped.add_to(&mut writes);
+        self.put_conversation(&mut writes, Some(old), new, now)?;
+        self.commit(&writes)?;
         self.mark_committed(&stamped);
         Ok(())
     }

@@ -70,3 +70,12 @@ impl Store {
             .collect()
     }
 }
+
+impl Stamped {
+    /// Adds the events to a write set.
+    pub(super) fn add_to(&self, writes: &mut super::write_set::WriteSet) {
+        for (key, value) in &self.entries {
+            writes.put(super::write_set::TreeId::Events, key, value.clone());
+        }
+    }
+}

@@ -2,9 +2,8 @@
 //! find or create the contact, thread it into a conversation and persist it
 //! all in one transaction. Durability is awaited separately (group commit).
 
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
-
+use super::routing::{AssignmentPlan, TicketPlan};
+use super::write_set::{TreeId, WriteSet};
 use super::{decode, encode, keys, Store, StoreError};
 use crate::events::{Event, EventKind};
 use crate::ids::Id;
@@ -19,6 +18,10 @@ pub struct IngestRequest {
     pub inbound: Inbound,
     pub inbox: String,
     pub now: Millis,
+    /// How to assign the conversation if the message starts one.
+    pub assignment: Option<AssignmentPlan>,
+    /// The ticket to open if the message starts a conversation.
+    pub ticket: Option<TicketPlan>,
 }
 
 /// What ingest did with a message.
@@ -42,6 +45,8 @@ impl Store {
             inbound,
             inbox,
             now,
+            assignment,
+            ticket,
         } = request;
         let t = &self.trees;
 
@@ -90,6 +95,9 @@ impl Store {
             last_message_at: now,
             message_count: 0,
             reply_token: None,
+            assignment_history: Vec::new(),
+            ticket: None,
+            ticket_note: None,
         });
         conversation.last_message_at = conversation.last_message_at.max(now);
         conversation.message_count += 1;
@@ -130,103 +138,74 @@ impl Store {
             status: None,
         };
 
-        let stored_ref = keys::message(conversation.id, message_id);
-        let old_activity = old_conversation
-            .map(|c| keys::activity_keys(&c.inbox, c.status, c.last_message_at, c.id));
-        let new_activity = keys::activity_keys(
-            &conversation.inbox,
-            conversation.status,
-            conversation.last_message_at,
-            conversation.id,
-        );
-        let mut events = vec![Event::message(&conversation, &message, now)];
-        let conversation_kind = if new_conversation {
+        let mut writes = WriteSet::default();
+        let mut notify_owner = None;
+        if new_conversation {
+            if let Some(plan) = &assignment {
+                if let Some((record, notify)) = self.choose_assignee(plan, &contact, now)? {
+                    conversation.assignee = record.agent.clone();
+                    conversation.assignment_history.push(record);
+                    notify_owner = notify;
+                }
+            }
+            if let Some(plan) = &ticket {
+                self.open_ticket(&mut writes, plan, &mut conversation, now)?;
+            }
+        }
+        if let Some(owner) = &notify_owner {
+            self.queue_owner_notification(&mut writes, &conversation, owner, now);
+        }
+
+        let kind = if new_conversation {
             EventKind::ConversationCreated
         } else {
             EventKind::ConversationUpdated
         };
-        events.insert(
-            0,
-            Event::conversation(conversation_kind, &conversation, now),
+        let stamped = self.stamp(vec![
+            Event::conversation(kind, &conversation, now),
+            Event::message(&conversation, &message, now),
+        ]);
+        stamped.add_to(&mut writes);
+        if contact_changed {
+            writes.put(TreeId::Contacts, contact.id.to_bytes(), encode(&contact));
+            writes.put(TreeId::Identities, &identity_key, contact.id.to_bytes());
+        }
+        self.put_conversation(&mut writes, old_conversation.as_ref(), &conversation, now)?;
+        let stored_ref = keys::message(conversation.id, message_id);
+        writes.put(TreeId::Messages, &stored_ref, encode(&message));
+        writes.put(
+            TreeId::MessageConversation,
+            message_id.to_bytes(),
+            conversation.id.to_bytes(),
         );
-        let stamped = self.stamp(events);
-        let contact_bytes = encode(&contact);
-        let conversation_bytes = encode(&conversation);
-        let message_bytes = encode(&message);
-
-        let result: Result<(), TransactionError<()>> = (
-            &t.contacts,
-            &t.identities,
-            &t.conversations,
-            &t.messages,
-            &t.message_conversation,
-            &t.activity,
-            &t.external_refs,
-            &t.dedupe,
-            &t.contact_channel,
-            &t.attachments,
-            &t.raw,
-            &t.events,
-        )
-            .transaction(
-                |(
-                    contacts,
-                    identities,
-                    conversations,
-                    messages,
-                    message_conv,
-                    activity,
-                    refs,
-                    dedupe,
-                    contact_channel,
-                    attachments,
-                    raw,
-                    event_log,
-                )| {
-                    if contact_changed {
-                        contacts.insert(&contact.id.to_bytes(), contact_bytes.as_slice())?;
-                        identities.insert(identity_key.as_slice(), &contact.id.to_bytes())?;
-                    }
-                    conversations
-                        .insert(&conversation.id.to_bytes(), conversation_bytes.as_slice())?;
-                    if let Some(old) = &old_activity {
-                        for key in old {
-                            activity.remove(key.as_slice())?;
-                        }
-                    }
-                    for key in &new_activity {
-                        activity.insert(key.as_slice(), &[])?;
-                    }
-                    messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
-                    message_conv.insert(&message_id.to_bytes(), &conversation.id.to_bytes())?;
-                    if let Some(external_id) = &inbound.external_id {
-                        refs.insert(
-                            keys::external_ref(&inbox, external_id),
-                            stored_ref.as_slice(),
-                        )?;
-                        dedupe.insert(
-                            keys::dedupe(&inbound.channel, external_id),
-                            stored_ref.as_slice(),
-                        )?;
-                    }
-                    contact_channel.insert(
-                        keys::contact_channel(contact.id, &inbound.channel),
-                        &conversation.id.to_bytes(),
-                    )?;
-                    for (index, attachment) in inbound.attachments.iter().enumerate() {
-                        attachments.insert(
-                            keys::attachment(message_id, index as u32),
-                            attachment.bytes.as_slice(),
-                        )?;
-                    }
-                    if let Some(bytes) = &inbound.raw {
-                        raw.insert(&message_id.to_bytes(), bytes.as_slice())?;
-                    }
-                    stamped.insert(event_log)?;
-                    Ok::<(), ConflictableTransactionError<()>>(())
-                },
+        if let Some(external_id) = &inbound.external_id {
+            writes.put(
+                TreeId::ExternalRefs,
+                keys::external_ref(&inbox, external_id),
+                stored_ref.clone(),
             );
-        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+            writes.put(
+                TreeId::Dedupe,
+                keys::dedupe(&inbound.channel, external_id),
+                stored_ref.clone(),
+            );
+        }
+        writes.put(
+            TreeId::ContactChannel,
+            keys::contact_channel(contact.id, &inbound.channel),
+            conversation.id.to_bytes(),
+        );
+        for (index, attachment) in inbound.attachments.iter().enumerate() {
+            writes.put(
+                TreeId::Attachments,
+                keys::attachment(message_id, index as u32),
+                attachment.bytes.clone(),
+            );
+        }
+        if let Some(bytes) = &inbound.raw {
+            writes.put(TreeId::Raw, message_id.to_bytes(), bytes.clone());
+        }
+        self.commit(&writes)?;
         self.mark_committed(&stamped);
 
         Ok(Accepted {

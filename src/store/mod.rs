@@ -17,9 +17,11 @@ mod outbound;
 mod outbound_tests;
 mod outbox;
 mod read;
+mod routing;
 mod schema;
 #[cfg(test)]
 mod tests;
+mod write_set;
 
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
@@ -29,8 +31,9 @@ pub use contacts::{ContactPatch, ContactUpdateError};
 pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};
 pub use outbound::{OutboundError, OutboundRequest, Target};
-pub use outbox::Job;
+pub use outbox::{Job, Notification};
 pub use read::{ConversationQuery, Page};
+pub use routing::{AssignmentPlan, Load, OwnerInfo, TicketPlan};
 
 use group_commit::GroupCommit;
 
@@ -55,6 +58,9 @@ struct Trees {
     outbox: sled::Tree,
     reply_tokens: sled::Tree,
     availability: sled::Tree,
+    /// Agents' open-assignment counts and per-contact ticket counts.
+    counters: sled::Tree,
+    tickets: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,6 +133,8 @@ impl Store {
             outbox: tree("outbox")?,
             reply_tokens: tree("reply_tokens")?,
             availability: tree("availability")?,
+            counters: tree("counters")?,
+            tickets: tree("tickets")?,
         };
         schema::check_or_init(&trees.meta, path)?;
         db.flush().map_err(open_error)?;

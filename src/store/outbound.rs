@@ -3,19 +3,17 @@
 //! transaction, with its events. A new outbound conversation (an agent
 //! writing first) is created in the same transaction as its first message.
 
-use rand::distributions::{Alphanumeric, DistString};
-use sled::transaction::{ConflictableTransactionError, TransactionError};
-use sled::Transactional;
-
 use super::outbox::Job;
+use super::write_set::{TreeId, WriteSet};
 use super::{encode, keys, Store, StoreError};
 use crate::events::{Event, EventKind};
 use crate::ids::Id;
 use crate::inbound::Sender;
 use crate::model::{
-    Author, Contact, Conversation, ConversationStatus, DeliveryState, DeliveryStatus, Direction,
-    Message, MessageFlag, Millis, Party, ThreadReason,
+    AssignmentRecord, Author, Contact, Conversation, ConversationStatus, DeliveryState,
+    DeliveryStatus, Direction, Message, MessageFlag, Millis, Party, ThreadReason,
 };
+use rand::distributions::{Alphanumeric, DistString};
 
 /// Where an outbound message goes.
 #[derive(Debug, Clone)]
@@ -111,6 +109,9 @@ impl Store {
                 last_message_at: now,
                 message_count: 0,
                 reply_token: None,
+                assignment_history: Vec::new(),
+                ticket: None,
+                ticket_note: None,
             },
             (None, Target::Conversation(_)) => return Err(OutboundError::NotFound),
         };
@@ -180,8 +181,18 @@ impl Store {
             conversation: conversation.id,
             attempts: 0,
             due: now,
+            notification: None,
         });
 
+        if old.is_none() {
+            if let Author::Agent { id } = &request.author {
+                conversation.assignment_history.push(AssignmentRecord {
+                    agent: Some(id.clone()),
+                    at: now,
+                    by: format!("agent:{id}"),
+                });
+            }
+        }
         let kind = if old.is_some() {
             EventKind::ConversationUpdated
         } else {
@@ -191,88 +202,44 @@ impl Store {
             Event::conversation(kind, &conversation, now),
             Event::message(&conversation, &message, now),
         ]);
-        let t = &self.trees;
+        let mut writes = WriteSet::default();
+        stamped.add_to(&mut writes);
+        self.put_conversation(&mut writes, old.as_ref(), &conversation, now)?;
         let stored_ref = keys::message(conversation.id, message_id);
-        let old_keys = old
-            .as_ref()
-            .map(|c| keys::activity_keys(&c.inbox, c.status, c.last_message_at, c.id));
-        let new_keys = keys::activity_keys(
-            &conversation.inbox,
-            conversation.status,
-            conversation.last_message_at,
-            conversation.id,
+        writes.put(TreeId::Messages, &stored_ref, encode(&message));
+        writes.put(
+            TreeId::MessageConversation,
+            message_id.to_bytes(),
+            conversation.id.to_bytes(),
         );
-        let identity = match &request.target {
-            Target::New { recipient, .. } => Some(keys::identity(
-                &recipient.identity.kind,
-                &recipient.identity.handle,
-            )),
-            Target::Conversation(_) => None,
-        };
-        let (conversation_bytes, message_bytes, contact_bytes) =
-            (encode(&conversation), encode(&message), encode(&contact));
-        let result: Result<(), TransactionError<()>> = (
-            &t.conversations,
-            &t.messages,
-            &t.message_conversation,
-            &t.activity,
-            &t.external_refs,
-            &t.outbox,
-            &t.reply_tokens,
-            &t.events,
-            &t.contacts,
-            &t.identities,
-            &t.contact_channel,
-        )
-            .transaction(
-                |(
-                    conversations,
-                    messages,
-                    message_conv,
-                    activity,
-                    refs,
-                    outbox,
-                    tokens,
-                    events,
-                    contacts,
-                    identities,
-                    contact_channel,
-                )| {
-                    conversations
-                        .insert(&conversation.id.to_bytes(), conversation_bytes.as_slice())?;
-                    for key in old_keys.iter().flatten() {
-                        activity.remove(key.as_slice())?;
-                    }
-                    for key in &new_keys {
-                        activity.insert(key.as_slice(), &[])?;
-                    }
-                    messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
-                    message_conv.insert(&message_id.to_bytes(), &conversation.id.to_bytes())?;
-                    if let Some(external_id) = &message.external_id {
-                        refs.insert(
-                            keys::external_ref(&conversation.inbox, external_id),
-                            stored_ref.as_slice(),
-                        )?;
-                    }
-                    if let Some(job) = &job {
-                        outbox.insert(job.key(), encode(job))?;
-                    }
-                    if let Some(token) = &new_token {
-                        tokens.insert(token.as_bytes(), &conversation.id.to_bytes())?;
-                    }
-                    if let Some(identity) = &identity {
-                        contacts.insert(&contact.id.to_bytes(), contact_bytes.as_slice())?;
-                        identities.insert(identity.as_slice(), &contact.id.to_bytes())?;
-                        contact_channel.insert(
-                            keys::contact_channel(contact.id, &conversation.channel),
-                            &conversation.id.to_bytes(),
-                        )?;
-                    }
-                    stamped.insert(events)?;
-                    Ok::<(), ConflictableTransactionError<()>>(())
-                },
+        if let Some(external_id) = &message.external_id {
+            writes.put(
+                TreeId::ExternalRefs,
+                keys::external_ref(&conversation.inbox, external_id),
+                stored_ref.clone(),
             );
-        result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
+        }
+        if let Some(job) = &job {
+            writes.put(TreeId::Outbox, job.key(), encode(job));
+        }
+        if let Some(token) = &new_token {
+            writes.put(
+                TreeId::ReplyTokens,
+                token.as_bytes(),
+                conversation.id.to_bytes(),
+            );
+        }
+        if let Target::New { recipient, .. } = &request.target {
+            let identity = keys::identity(&recipient.identity.kind, &recipient.identity.handle);
+            writes.put(TreeId::Contacts, contact.id.to_bytes(), encode(&contact));
+            writes.put(TreeId::Identities, identity, contact.id.to_bytes());
+            writes.put(
+                TreeId::ContactChannel,
+                keys::contact_channel(contact.id, &conversation.channel),
+                conversation.id.to_bytes(),
+            );
+        }
+        self.commit(&writes)?;
         self.mark_committed(&stamped);
         Ok((message, conversation))
     }

@@ -164,6 +164,7 @@ async fn jobs_reschedule_and_finish_with_status_events() {
     assert_eq!(job.attempts, 1);
     let sent = store
         .finish_job(&job, status(DeliveryState::Sent, 5_100), 5_100)
+        .unwrap()
         .unwrap();
     assert_eq!(sent.status.unwrap().state, DeliveryState::Sent);
     assert_eq!(store.outbox_len(), 0);

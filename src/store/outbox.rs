@@ -21,6 +21,19 @@ pub struct Job {
     pub attempts: u32,
     /// When the next attempt is due.
     pub due: Millis,
+    /// Set for an email to an agent that is not a conversation message
+    /// (`message` is then only the job's unique id).
+    #[serde(default)]
+    pub notification: Option<Notification>,
+}
+
+/// An email to a team member (e.g. "a conversation was assigned to you").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Notification {
+    pub to: String,
+    pub name: String,
+    pub subject: String,
+    pub text: String,
 }
 
 impl Job {
@@ -57,13 +70,14 @@ impl Store {
         self.trees.outbox.len()
     }
 
-    /// Ends a job (delivered or failed for good) with the message's new status.
+    /// Ends a job (delivered or failed for good) with the message's new
+    /// status; returns the message (none for a notification).
     pub fn finish_job(
         &self,
         job: &Job,
         status: DeliveryStatus,
         now: Millis,
-    ) -> Result<Message, StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         self.update_job(job, None, status, now)
     }
 
@@ -75,7 +89,7 @@ impl Store {
         next: &Job,
         status: DeliveryStatus,
         now: Millis,
-    ) -> Result<Message, StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         self.update_job(job, Some(next), status, now)
     }
 
@@ -85,9 +99,18 @@ impl Store {
         next: Option<&Job>,
         status: DeliveryStatus,
         now: Millis,
-    ) -> Result<Message, StoreError> {
+    ) -> Result<Option<Message>, StoreError> {
         let _writer = self.lock_writer();
         let t = &self.trees;
+        if job.notification.is_some() {
+            let mut writes = super::write_set::WriteSet::default();
+            writes.remove(super::write_set::TreeId::Outbox, job.key());
+            if let Some(next) = next {
+                writes.put(super::write_set::TreeId::Outbox, next.key(), encode(next));
+            }
+            self.commit(&writes)?;
+            return Ok(None);
+        }
         let stored_ref = keys::message(job.conversation, job.message);
         let mut message: Message = self.required(&t.messages, &stored_ref, "message")?;
         let inbox = self
@@ -111,7 +134,7 @@ impl Store {
             });
         result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
         self.mark_committed(&stamped);
-        Ok(message)
+        Ok(Some(message))
     }
 
     /// Applies a status reported later by a provider (delivered, read,

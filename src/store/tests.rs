@@ -40,6 +40,8 @@ pub(super) fn request(inbound: Inbound, now: i64) -> IngestRequest {
         inbound,
         inbox: "support".into(),
         now,
+        assignment: None,
+        ticket: None,
     }
 }
 
@@ -114,6 +116,8 @@ async fn replies_thread_and_reopen_and_messages_keep_their_order() {
             inbound: foreign,
             inbox: "sales".into(),
             now: 2_000,
+            assignment: None,
+            ticket: None,
         })
         .unwrap();
     assert!(separate.new_conversation);

@@ -4,14 +4,16 @@
 #![allow(dead_code)]
 
 pub mod mails;
+pub mod relay;
 pub mod smtp;
+pub mod ws;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -290,4 +292,204 @@ pub fn signal(pid: u32, name: &str) {
         .status()
         .unwrap();
     assert!(status.success());
+}
+
+/// The test config with what replies need: the support channel's sender
+/// name, company and signature, a third agent (Dora, in the support team but
+/// holding no seat), and, with `relay_port`, the relay and a fast outbox
+/// (retries after 100, 200, 400, 400... ms, `max_attempts` in all).
+pub fn reply_config(relay_port: Option<u16>, max_attempts: u32) -> String {
+    let channel = "receive_addresses = [\"fwd-support@mx.switchboard.test\"]\n";
+    let mut config = test_config(1024 * 1024).replacen(
+        channel,
+        &format!(
+            "{channel}sender_name = \"agent_and_company\"\ncompany_name = \"Example Inc\"\n\
+             signature = \"-- \\n{{full_name}} ({{first_name}})\"\n"
+        ),
+        1,
+    );
+    assert!(config.contains("company_name"), "test_config changed shape");
+    config.push_str(
+        r#"
+[[agents]]
+id = "dora"
+name = "Dora Seatless"
+email = "dora@example.com"
+role = "agent"
+seat = false
+teams = ["support"]
+"#,
+    );
+    if let Some(port) = relay_port {
+        config.push_str(&format!(
+            r#"
+[outbound_smtp]
+host = "127.0.0.1"
+port = {port}
+tls = "none"
+
+[outbox]
+max_attempts = {max_attempts}
+initial_backoff_ms = 100
+max_backoff_ms = 400
+"#
+        ));
+    }
+    config
+}
+
+/// The config of the issue: replies go to the relay on `relay_port`, four
+/// attempts at most.
+pub fn test_config_with_relay(relay_port: u16) -> String {
+    reply_config(Some(relay_port), 4)
+}
+
+impl Daemon {
+    /// A fresh daemon in `dir` running `config` (written once), with an
+    /// admin token for Alice.
+    pub fn start_with_config(dir: &Path, config: &str) -> Daemon {
+        let path = dir.join("config.toml");
+        if !path.exists() {
+            std::fs::write(&path, config).unwrap();
+        }
+        let token = create_token(dir, "alice");
+        Daemon::start(dir, token)
+    }
+
+    /// Sends `body` as JSON with `method` and the admin token.
+    pub fn send_json(&self, method: &str, path: &str, body: &Value) -> (u16, Value) {
+        self.send_json_with(method, path, Some(&self.token), body)
+    }
+
+    pub fn send_json_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> (u16, Value) {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let mut request = http().request(method, self.url(path)).json(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().unwrap();
+        let status = response.status().as_u16();
+        let body = response.json().unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send_json("POST", path, body)
+    }
+
+    pub fn patch(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send_json("PATCH", path, body)
+    }
+
+    pub fn put(&self, path: &str, body: &Value) -> (u16, Value) {
+        self.send_json("PUT", path, body)
+    }
+
+    /// Posts an agent reply (or note) and checks the `201`; returns the message.
+    pub fn reply(&self, conversation: &str, body: Value) -> Value {
+        let (status, message) = self.post(
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            &body,
+        );
+        assert_eq!(status, 201, "reply {body}: {message}");
+        message
+    }
+
+    /// One message of a conversation, by id, as the messages endpoint shows it.
+    pub fn message(&self, conversation: &str, id: &str) -> Value {
+        self.messages(conversation)
+            .into_iter()
+            .find(|m| m["id"] == id)
+            .unwrap_or_else(|| panic!("no message {id} in conversation {conversation}"))
+    }
+
+    /// Polls the messages endpoint until the message's delivery state is
+    /// `state`; returns the message.
+    pub fn wait_for_state(&self, conversation: &str, id: &str, state: &str) -> Value {
+        eventually(
+            &format!("message {id} to become {state}"),
+            Duration::from_secs(30),
+            || {
+                let message = self.message(conversation, id);
+                if message["status"]["state"] == state {
+                    Ok(message)
+                } else {
+                    Err(message["status"].to_string())
+                }
+            },
+        )
+    }
+
+    /// Polls a conversation until `done` holds for it.
+    pub fn wait_for_conversation(
+        &self,
+        conversation: &str,
+        what: &str,
+        done: impl Fn(&Value) -> bool,
+    ) -> Value {
+        eventually(what, Duration::from_secs(30), || {
+            let (status, body) = self.get(&format!("/api/v1/conversations/{conversation}"));
+            if status == 200 && done(&body) {
+                Ok(body)
+            } else {
+                Err(format!("{status} {body}"))
+            }
+        })
+    }
+
+    /// Delivers one customer mail and returns the conversation it landed in.
+    pub fn customer_mail(&self, message_id: &str, from: &str, subject: &str, text: &str) -> Value {
+        let mail = mails::simple(message_id, from, "support@example.com", subject, text);
+        let reply = smtp::deliver(self.smtp, from, &["support@example.com"], &mail);
+        assert_eq!(reply.code, 250, "{reply:?}");
+        self.all_conversations("")
+            .into_iter()
+            .find(|c| {
+                let id = c["id"].as_str().unwrap();
+                self.messages(id)
+                    .iter()
+                    .any(|m| m["external_id"] == message_id)
+            })
+            .unwrap_or_else(|| panic!("no conversation holds {message_id}"))
+    }
+
+    /// The daemon's resident set size in KiB, from /proc.
+    pub fn rss_kib(&self) -> u64 {
+        rss_kib(self.pid())
+    }
+}
+
+pub fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|kib| kib.parse().ok())
+        .expect("VmRSS in /proc/PID/status")
+}
+
+/// Calls `probe` until it answers `Ok`, every 20 ms, for at most `timeout`;
+/// then panics with the last `Err` it gave.
+pub fn eventually<T>(
+    what: &str,
+    timeout: Duration,
+    mut probe: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        match probe() {
+            Ok(value) => return value,
+            Err(last) if Instant::now() >= deadline => {
+                panic!("timed out waiting for {what}; last seen: {last}")
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
 }

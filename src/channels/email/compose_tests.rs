@@ -64,6 +64,8 @@ pub(crate) fn delivery() -> OutboundDelivery {
         id: "support-email".to_string(),
         inbox: "support".to_string(),
         kind: ChannelKind::Email(email_channel()),
+        routing: None,
+        tickets: None,
     };
     let mut reply = message(
         1_700_000_004_000,
@@ -89,6 +91,9 @@ pub(crate) fn delivery() -> OutboundDelivery {
             last_message_at: 1_700_000_003_000,
             message_count: 3,
             reply_token: Some("k3x9q2".to_string()),
+            assignment_history: Vec::new(),
+            ticket: None,
+            ticket_note: None,
         },
         contact: Contact {
             id: Id::new_at(1),

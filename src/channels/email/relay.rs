@@ -127,6 +127,11 @@ impl EmailSender {
                 }
             }
         };
+        self.send_message(message).await
+    }
+
+    /// Sends an already composed email through the relay.
+    pub async fn send_message(&self, message: lettre::Message) -> SendOutcome {
         match tokio::time::timeout(self.deadline, self.transport.send(message)).await {
             Ok(Ok(response)) => SendOutcome::Delivered {
                 provider_id: provider_id(&response),
