@@ -16,6 +16,8 @@ pub struct App {
     pub store: Store,
     pub clock: Arc<dyn Clock>,
     pub tokens: TokenRegistry,
+    /// Events rendered once for all live sockets.
+    pub event_cache: crate::http::EventCache,
     /// Who has a live event socket, for routing.
     pub presence: Presence,
     /// Wakes the outbox worker when a job is queued.
@@ -36,6 +38,7 @@ impl App {
         App {
             workspace: ArcSwap::from_pointee(workspace),
             store,
+            event_cache: crate::http::EventCache::default(),
             presence: Presence::new(clock.now()),
             clock,
             tokens,

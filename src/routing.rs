@@ -85,3 +85,41 @@ pub fn ticket_plan(workspace: &Workspace, channel: &Channel) -> Option<TicketPla
         max_per_contact: workspace.routing.max_tickets_per_contact,
     })
 }
+
+/// Gives an agent who just became available the oldest unassigned
+/// conversations of the channels whose rules include them, up to capacity.
+/// Returns how many were assigned.
+pub async fn backfill(app: &std::sync::Arc<App>, agent_id: &str) -> Result<usize, StoreError> {
+    let workspace = app.workspace();
+    let Some(agent) = workspace.agent(agent_id) else {
+        return Ok(0);
+    };
+    if !is_available(app, &workspace, agent_id)? {
+        return Ok(0);
+    }
+    let mut channels = Vec::new();
+    let mut capacity: Option<u32> = None;
+    for channel in &workspace.channels {
+        let Some(rule) = &channel.routing else { continue };
+        if rule.candidates.iter().any(|c| c == agent_id) && may_hold(&workspace, agent, channel) {
+            channels.push(channel.id.clone());
+            if let Some(cap) = rule.max_open_per_agent {
+                capacity = Some(capacity.map_or(cap, |c| c.min(cap)));
+            }
+        }
+    }
+    if channels.is_empty() {
+        return Ok(0);
+    }
+    let store = app.store.clone();
+    let agent = agent_id.to_string();
+    let now = app.clock.now();
+    let assigned = tokio::task::spawn_blocking(move || store.assign_waiting(&agent, &channels, capacity, now))
+        .await
+        .map_err(|e| StoreError::Transaction(e.to_string()))??;
+    app.store.durable().await?;
+    if !assigned.is_empty() {
+        tracing::info!(agent = agent_id, count = assigned.len(), "assigned waiting conversations");
+    }
+    Ok(assigned.len())
+}

@@ -16,7 +16,7 @@ use super::views::{ConversationView, MessageView};
 use crate::app::App;
 use crate::ids::Id;
 use crate::model::{Conversation, ConversationStatus};
-use crate::store::ConversationQuery;
+use crate::store::{AssigneeFilter, ConversationQuery};
 
 const DEFAULT_LIMIT: usize = 25;
 const MAX_LIMIT: usize = 100;
@@ -79,6 +79,14 @@ pub async fn list(
         if visible.len() != agent.workspace.inboxes.len() {
             query.allowed_inboxes = Some(visible);
         }
+    }
+    if let Some(assignee) = params.get("assignee") {
+        query.assignee = Some(match assignee.as_str() {
+            "none" => AssigneeFilter::Nobody,
+            "me" => AssigneeFilter::Agent(agent.agent.id.clone()),
+            id if agent.workspace.agent(id).is_some() => AssigneeFilter::Agent(id.to_string()),
+            _ => return Err(ApiError::bad("assignee", "expected none, me or an agent id")),
+        });
     }
     if let Some(status) = params.get("status") {
         query.status = Some(

@@ -62,13 +62,17 @@ pub async fn events(
 
 /// Streams the log to one subscriber until it leaves or falls behind.
 async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket: WebSocket) {
+    let _present = PresenceGuard::new(app.clone(), agent_id.clone());
+    if let Err(error) = crate::routing::backfill(&app, &agent_id).await {
+        tracing::error!(%error, "cannot assign waiting conversations");
+    }
     let mut durable = app.store.durable_seq();
     let mut next = since.map_or_else(|| *durable.borrow() + 1, |seq| seq + 1);
     tracing::debug!(agent = %agent_id, next, "event subscriber connected");
     loop {
         let last = *durable.borrow_and_update();
         if next <= last {
-            let batch = match app.store.events(next, last, BATCH) {
+            let batch = match app.event_cache.batch(&app.store, next, last, BATCH, |e| render(&app, e).to_string()) {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, "cannot read the event log");
@@ -93,8 +97,7 @@ async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket:
                 if !visible {
                     continue;
                 }
-                let text = render(&app, event).to_string();
-                match tokio::time::timeout(SEND_TIMEOUT, socket.send(WsMessage::Text(text.into())))
+                match tokio::time::timeout(SEND_TIMEOUT, socket.send(WsMessage::Text(event.text)))
                     .await
                 {
                     Ok(Ok(())) => {}
@@ -120,6 +123,25 @@ async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket:
                 Some(Ok(_)) => {}
             },
         }
+    }
+}
+
+/// Counts the socket in the agent's presence while it is open.
+struct PresenceGuard {
+    app: Arc<App>,
+    agent: String,
+}
+
+impl PresenceGuard {
+    fn new(app: Arc<App>, agent: String) -> Self {
+        app.presence.connected(&agent, app.clock.now());
+        PresenceGuard { app, agent }
+    }
+}
+
+impl Drop for PresenceGuard {
+    fn drop(&mut self) {
+        self.app.presence.disconnected(&self.agent, self.app.clock.now());
     }
 }
 

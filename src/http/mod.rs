@@ -4,10 +4,12 @@
 mod auth;
 mod conversations;
 mod error;
+mod event_cache;
 mod events;
 mod json;
 mod people;
 mod resources;
+mod tickets;
 mod views;
 mod writes;
 
@@ -22,6 +24,7 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
+pub use event_cache::EventCache;
 
 use crate::app::App;
 
@@ -57,6 +60,8 @@ pub fn router(app: Arc<App>) -> Router {
             get(people::contact).patch(people::patch_contact),
         )
         .route("/api/v1/events", get(events::events))
+        .route("/api/v1/tickets", get(tickets::list))
+        .route("/api/v1/tickets/{id}", get(tickets::get).patch(tickets::patch))
         .route(
             "/api/v1/messages/{id}/attachments/{index}",
             get(resources::attachment),

@@ -49,7 +49,7 @@ pub async fn agents(
                 },
                 teams: a.teams.clone(),
                 seat: a.seat,
-                available: app.store.is_available(&a.id)?,
+                available: crate::routing::is_available(&app, &agent.workspace, &a.id)?,
             })
         })
         .collect::<Result<_, ApiError>>()?;
@@ -78,6 +78,9 @@ pub async fn set_availability(
         .ok_or_else(|| ApiError::bad("available", "required: true or false"))?;
     app.store.set_availability(&agent.agent.id, available)?;
     app.store.durable().await?;
+    if available {
+        crate::routing::backfill(&app, &agent.agent.id).await?;
+    }
     Ok(Json(AvailabilityView {
         id: agent.agent.id,
         available,

@@ -51,6 +51,18 @@ pub struct ConversationView {
     pub created_at: String,
     pub last_message_at: String,
     pub message_count: u64,
+    pub assignment_history: Vec<AssignmentView>,
+    pub ticket: Option<Id>,
+    /// Why no ticket was opened, when the channel opens tickets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ticket_note: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct AssignmentView {
+    pub agent: Option<String>,
+    pub at: String,
+    pub by: String,
 }
 
 impl ConversationView {
@@ -78,6 +90,17 @@ impl ConversationView {
             created_at: rfc3339(c.created_at),
             last_message_at: rfc3339(c.last_message_at),
             message_count: c.message_count,
+            assignment_history: c
+                .assignment_history
+                .into_iter()
+                .map(|a| AssignmentView {
+                    agent: a.agent,
+                    at: rfc3339(a.at),
+                    by: a.by,
+                })
+                .collect(),
+            ticket: c.ticket,
+            ticket_note: c.ticket_note,
         }
     }
 }
@@ -168,6 +191,37 @@ impl From<Message> for MessageView {
             private: m.private,
             author: m.author,
             status: m.status.map(StatusView::from),
+        }
+    }
+}
+
+#[derive(Serialize)]
+pub struct TicketView {
+    pub id: Id,
+    pub conversation: Id,
+    pub contact: Id,
+    pub inbox: String,
+    pub pipeline: String,
+    pub stage: String,
+    pub owner: Option<String>,
+    pub priority: crate::config::Priority,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+impl From<crate::model::Ticket> for TicketView {
+    fn from(t: crate::model::Ticket) -> Self {
+        TicketView {
+            id: t.id,
+            conversation: t.conversation,
+            contact: t.contact,
+            inbox: t.inbox,
+            pipeline: t.pipeline,
+            stage: t.stage,
+            owner: t.owner,
+            priority: t.priority,
+            created_at: rfc3339(t.created_at),
+            updated_at: rfc3339(t.updated_at),
         }
     }
 }

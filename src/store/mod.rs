@@ -19,6 +19,7 @@ mod outbox;
 mod read;
 mod routing;
 mod schema;
+mod tickets;
 #[cfg(test)]
 mod tests;
 mod write_set;
@@ -32,7 +33,8 @@ pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};
 pub use outbound::{OutboundError, OutboundRequest, Target};
 pub use outbox::{Job, Notification};
-pub use read::{ConversationQuery, Page};
+pub use read::{AssigneeFilter, ConversationQuery, Page};
+pub use tickets::{TicketPatch, TicketQuery};
 pub use routing::{AssignmentPlan, Load, OwnerInfo, TicketPlan};
 
 use group_commit::GroupCommit;

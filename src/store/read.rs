@@ -14,9 +14,18 @@ pub struct ConversationQuery {
     pub status: Option<ConversationStatus>,
     /// When set, only conversations of these inboxes are returned.
     pub allowed_inboxes: Option<Vec<String>>,
+    pub assignee: Option<AssigneeFilter>,
     pub limit: usize,
     /// Where the previous page ended (`Page::next_cursor`).
     pub cursor: Option<Vec<u8>>,
+}
+
+/// Conversations by assignee.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AssigneeFilter {
+    /// Nobody is assigned.
+    Nobody,
+    Agent(String),
 }
 
 /// One page of results.
@@ -121,6 +130,11 @@ impl Store {
                 if !allowed.contains(&conversation.inbox) {
                     continue;
                 }
+            }
+            match &query.assignee {
+                Some(AssigneeFilter::Nobody) if conversation.assignee.is_some() => continue,
+                Some(AssigneeFilter::Agent(id)) if conversation.assignee.as_ref() != Some(id) => continue,
+                _ => {}
             }
             items.push(conversation);
         }

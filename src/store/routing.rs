@@ -264,3 +264,41 @@ impl Store {
         writes.put(TreeId::Outbox, job.key(), encode(&job));
     }
 }
+
+impl Store {
+    /// Assigns `agent` the oldest open unassigned conversations of
+    /// `channels`, up to `capacity` open conversations in all (blocking).
+    /// Used when an agent becomes available.
+    pub fn assign_waiting(
+        &self,
+        agent: &str,
+        channels: &[String],
+        capacity: Option<u32>,
+        now: Millis,
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let _writer = self.lock_writer();
+        let mut assigned = Vec::new();
+        let prefix = keys::activity_prefix(keys::ANY, ConversationStatus::Open.as_str());
+        for entry in self.trees.activity.scan_prefix(&prefix) {
+            if capacity.is_some_and(|cap| self.load(agent).map(|l| l.open).unwrap_or(cap) >= cap) {
+                break;
+            }
+            let (key, _) = entry?;
+            let Some(id) = keys::conversation_of_activity(&key) else { continue };
+            let Some(old) = self.conversation(id)? else { continue };
+            if old.assignee.is_some() || !channels.contains(&old.channel) {
+                continue;
+            }
+            let mut new = old.clone();
+            new.assignee = Some(agent.to_string());
+            new.assignment_history.push(AssignmentRecord {
+                agent: Some(agent.to_string()),
+                at: now,
+                by: "became_available".into(),
+            });
+            self.write_conversation(&old, &new, now)?;
+            assigned.push(new);
+        }
+        Ok(assigned)
+    }
+}
