@@ -169,6 +169,27 @@ fn check_config(path: &Path) -> ExitCode {
                     for extra in &email.receive_addresses {
                         println!("          also {extra}");
                     }
+                    if let Some(rule) = &channel.routing {
+                        println!(
+                            "          routes {:?} to {} ({}{})",
+                            rule.assign_to,
+                            rule.candidates.join(", "),
+                            if rule.only_available {
+                                "when available"
+                            } else {
+                                "always"
+                            },
+                            rule.max_open_per_agent
+                                .map(|m| format!(", at most {m} open each"))
+                                .unwrap_or_default()
+                        );
+                    }
+                    if let Some(tickets) = &channel.tickets {
+                        println!(
+                            "          tickets in {}/{}",
+                            tickets.pipeline, tickets.stage
+                        );
+                    }
                 }
             }
         }
