@@ -7,7 +7,7 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
 
-use switchboard::config::{self, ChannelKind, Config};
+use switchboard::config::{self, AssignTo, ChannelKind, Config};
 use switchboard::daemon::{self, Listeners};
 use switchboard::tokens::TokenRegistry;
 
@@ -171,8 +171,11 @@ fn check_config(path: &Path) -> ExitCode {
                     }
                     if let Some(rule) = &channel.routing {
                         println!(
-                            "          routes {:?} to {} ({}{})",
-                            rule.assign_to,
+                            "          routes {} to {} ({}{})",
+                            match rule.assign_to {
+                                AssignTo::UsersAndTeams => "users_and_teams",
+                                AssignTo::ContactOwner => "contact_owner",
+                            },
                             rule.candidates.join(", "),
                             if rule.only_available {
                                 "when available"

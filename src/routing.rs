@@ -100,7 +100,9 @@ pub async fn backfill(app: &std::sync::Arc<App>, agent_id: &str) -> Result<usize
     let mut channels = Vec::new();
     let mut capacity: Option<u32> = None;
     for channel in &workspace.channels {
-        let Some(rule) = &channel.routing else { continue };
+        let Some(rule) = &channel.routing else {
+            continue;
+        };
         if rule.candidates.iter().any(|c| c == agent_id) && may_hold(&workspace, agent, channel) {
             channels.push(channel.id.clone());
             if let Some(cap) = rule.max_open_per_agent {
@@ -114,12 +116,17 @@ pub async fn backfill(app: &std::sync::Arc<App>, agent_id: &str) -> Result<usize
     let store = app.store.clone();
     let agent = agent_id.to_string();
     let now = app.clock.now();
-    let assigned = tokio::task::spawn_blocking(move || store.assign_waiting(&agent, &channels, capacity, now))
-        .await
-        .map_err(|e| StoreError::Transaction(e.to_string()))??;
+    let assigned =
+        tokio::task::spawn_blocking(move || store.assign_waiting(&agent, &channels, capacity, now))
+            .await
+            .map_err(|e| StoreError::Transaction(e.to_string()))??;
     app.store.durable().await?;
     if !assigned.is_empty() {
-        tracing::info!(agent = agent_id, count = assigned.len(), "assigned waiting conversations");
+        tracing::info!(
+            agent = agent_id,
+            count = assigned.len(),
+            "assigned waiting conversations"
+        );
     }
     Ok(assigned.len())
 }

@@ -85,7 +85,12 @@ pub async fn list(
             "none" => AssigneeFilter::Nobody,
             "me" => AssigneeFilter::Agent(agent.agent.id.clone()),
             id if agent.workspace.agent(id).is_some() => AssigneeFilter::Agent(id.to_string()),
-            _ => return Err(ApiError::bad("assignee", "expected none, me or an agent id")),
+            _ => {
+                return Err(ApiError::bad(
+                    "assignee",
+                    "expected none, me or an agent id",
+                ))
+            }
         });
     }
     if let Some(status) = params.get("status") {

@@ -63,7 +63,9 @@ impl EventCache {
             }
         }
         while entries.bytes > MAX_BYTES {
-            let Some((_, oldest)) = entries.by_seq.pop_first() else { break };
+            let Some((_, oldest)) = entries.by_seq.pop_first() else {
+                break;
+            };
             entries.bytes -= oldest.text.len();
         }
         Ok(rendered)
@@ -81,7 +83,9 @@ impl EventCache {
             out.push(item.clone());
             expected += 1;
         }
-        (out.len() == limit || expected > to).then_some(out).filter(|o| !o.is_empty())
+        (out.len() == limit || expected > to)
+            .then_some(out)
+            .filter(|o| !o.is_empty())
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {

@@ -72,7 +72,9 @@ async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket:
     loop {
         let last = *durable.borrow_and_update();
         if next <= last {
-            let batch = match app.event_cache.batch(&app.store, next, last, BATCH, |e| render(&app, e).to_string()) {
+            let batch = match app.event_cache.batch(&app.store, next, last, BATCH, |e| {
+                render(&app, e).to_string()
+            }) {
                 Ok(batch) => batch,
                 Err(error) => {
                     tracing::error!(%error, "cannot read the event log");
@@ -141,7 +143,9 @@ impl PresenceGuard {
 
 impl Drop for PresenceGuard {
     fn drop(&mut self) {
-        self.app.presence.disconnected(&self.agent, self.app.clock.now());
+        self.app
+            .presence
+            .disconnected(&self.agent, self.app.clock.now());
     }
 }
 

@@ -61,7 +61,10 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/api/v1/events", get(events::events))
         .route("/api/v1/tickets", get(tickets::list))
-        .route("/api/v1/tickets/{id}", get(tickets::get).patch(tickets::patch))
+        .route(
+            "/api/v1/tickets/{id}",
+            get(tickets::get).patch(tickets::patch),
+        )
         .route(
             "/api/v1/messages/{id}/attachments/{index}",
             get(resources::attachment),

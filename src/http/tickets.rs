@@ -46,7 +46,10 @@ pub async fn list(
     };
     if let Some(pipeline) = &query.pipeline {
         if agent.workspace.pipeline(pipeline).is_none() {
-            return Err(ApiError::bad("pipeline", format!("no pipeline \"{pipeline}\"")));
+            return Err(ApiError::bad(
+                "pipeline",
+                format!("no pipeline \"{pipeline}\""),
+            ));
         }
     }
     if let Some(owner) = params.get("owner") {

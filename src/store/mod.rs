@@ -19,9 +19,9 @@ mod outbox;
 mod read;
 mod routing;
 mod schema;
-mod tickets;
 #[cfg(test)]
 mod tests;
+mod tickets;
 mod write_set;
 
 use std::path::Path;
@@ -34,8 +34,8 @@ pub use ingest::{Accepted, IngestRequest};
 pub use outbound::{OutboundError, OutboundRequest, Target};
 pub use outbox::{Job, Notification};
 pub use read::{AssigneeFilter, ConversationQuery, Page};
-pub use tickets::{TicketPatch, TicketQuery};
 pub use routing::{AssignmentPlan, Load, OwnerInfo, TicketPlan};
+pub use tickets::{TicketPatch, TicketQuery};
 
 use group_commit::GroupCommit;
 

@@ -133,7 +133,9 @@ impl Store {
             }
             match &query.assignee {
                 Some(AssigneeFilter::Nobody) if conversation.assignee.is_some() => continue,
-                Some(AssigneeFilter::Agent(id)) if conversation.assignee.as_ref() != Some(id) => continue,
+                Some(AssigneeFilter::Agent(id)) if conversation.assignee.as_ref() != Some(id) => {
+                    continue
+                }
                 _ => {}
             }
             items.push(conversation);

@@ -284,8 +284,12 @@ impl Store {
                 break;
             }
             let (key, _) = entry?;
-            let Some(id) = keys::conversation_of_activity(&key) else { continue };
-            let Some(old) = self.conversation(id)? else { continue };
+            let Some(id) = keys::conversation_of_activity(&key) else {
+                continue;
+            };
+            let Some(old) = self.conversation(id)? else {
+                continue;
+            };
             if old.assignee.is_some() || !channels.contains(&old.channel) {
                 continue;
             }

@@ -42,7 +42,10 @@ impl Store {
         let mut found = Vec::new();
         for entry in self.trees.tickets.iter().rev() {
             let ticket: Ticket = decode(&entry?.1)?;
-            let matches = query.pipeline.as_ref().is_none_or(|p| &ticket.pipeline == p)
+            let matches = query
+                .pipeline
+                .as_ref()
+                .is_none_or(|p| &ticket.pipeline == p)
                 && query.stage.as_ref().is_none_or(|s| &ticket.stage == s)
                 && query.owner.as_ref().is_none_or(|o| &ticket.owner == o)
                 && query
@@ -61,9 +64,16 @@ impl Store {
 
     /// Applies `patch` (blocking); validation of stage and owner is the
     /// caller's.
-    pub fn update_ticket(&self, id: Id, patch: &TicketPatch, now: Millis) -> Result<Ticket, StoreError> {
+    pub fn update_ticket(
+        &self,
+        id: Id,
+        patch: &TicketPatch,
+        now: Millis,
+    ) -> Result<Ticket, StoreError> {
         let _writer = self.lock_writer();
-        let mut ticket = self.ticket(id)?.ok_or(StoreError::NotFound { what: "ticket" })?;
+        let mut ticket = self
+            .ticket(id)?
+            .ok_or(StoreError::NotFound { what: "ticket" })?;
         if let Some(stage) = &patch.stage {
             ticket.stage = stage.clone();
         }
