@@ -1,5 +1,6 @@
 //! Sending outbound email through the configured SMTP relay (smarthost):
-//! a pooled lettre transport built from `RelaySettings`, and the mapping of
+//! lettre's SMTP client over connections of our own (TCP_NODELAY, a small
+//! pool, see relay_pool.rs) built from `RelaySettings`, and the mapping of
 //! the relay's answer to a `SendOutcome`. Success gives the relay's queue
 //! id; connection trouble, timeouts and 4xx replies are retried; 5xx replies
 //! fail for good (except a refused login, which is the relay's settings, not
@@ -8,20 +9,25 @@
 use std::time::Duration;
 
 use lettre::transport::smtp::authentication::Credentials;
-use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::client::TlsParameters;
 use lettre::transport::smtp::extension::ClientId;
 use lettre::transport::smtp::response::Response;
-use lettre::transport::smtp::{Error as SmtpError, PoolConfig};
-use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use lettre::transport::smtp::Error as SmtpError;
 
 use super::compose::compose;
 use crate::config::{Channel, ChannelKind, EmailChannel, RelaySettings, RelayTls};
 use crate::outbox::{OutboundDelivery, SendOutcome};
 
-/// Connections kept open to the relay between sends.
-const POOL_SIZE: u32 = 4;
-/// How long an unused pooled connection is kept.
-const POOL_IDLE: Duration = Duration::from_secs(30);
+#[path = "relay_pool.rs"]
+mod pool;
+
+use pool::{Client, Failure, Limits, Pool, Security};
+
+/// Idle connections kept open to the relay between sends, and for how long.
+const POOL: Limits = Limits {
+    max_idle: 4,
+    idle_for: Duration::from_secs(30),
+};
 /// A whole send may take this many times the per-command timeout.
 const SEND_TIMEOUTS: u32 = 4;
 /// Longest reason text kept from a relay reply.
@@ -38,7 +44,7 @@ pub enum RelayError {
 
 /// Sends email replies through the relay; one per daemon, shared.
 pub struct EmailSender {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    pool: Pool,
     /// `host:port`, for reasons.
     relay: String,
     /// Bound on one whole send (connect, login, transfer).
@@ -57,9 +63,9 @@ impl std::fmt::Debug for EmailSender {
 }
 
 impl EmailSender {
-    /// Builds the transport; certificates are checked against the web PKI
-    /// roots for `settings.host`. Must run inside the tokio runtime (the
-    /// connection pool starts a cleanup task).
+    /// Sets up the sender (no connection yet); certificates are checked
+    /// against the web PKI roots for `settings.host`. Must run inside the
+    /// tokio runtime (the connection pool starts a cleanup task).
     pub fn new(settings: &RelaySettings) -> Result<Self, RelayError> {
         let tls = match settings.tls {
             RelayTls::None => None,
@@ -72,7 +78,7 @@ impl EmailSender {
                 Some(parameters)
             }
         };
-        Self::build(settings, tls)
+        Self::build(settings, tls, POOL)
     }
 
     /// `new` with given TLS parameters (a test certificate authority).
@@ -81,31 +87,36 @@ impl EmailSender {
         settings: &RelaySettings,
         parameters: TlsParameters,
     ) -> Result<Self, RelayError> {
-        Self::build(settings, Some(parameters))
+        Self::build(settings, Some(parameters), POOL)
     }
 
-    fn build(settings: &RelaySettings, tls: Option<TlsParameters>) -> Result<Self, RelayError> {
+    fn build(
+        settings: &RelaySettings,
+        tls: Option<TlsParameters>,
+        limits: Limits,
+    ) -> Result<Self, RelayError> {
         tokio::runtime::Handle::try_current().map_err(|_| RelayError::NoRuntime)?;
-        let tls = match (settings.tls, tls) {
-            (RelayTls::Tls, Some(parameters)) => Tls::Wrapper(parameters),
-            (RelayTls::Starttls, Some(parameters)) => Tls::Required(parameters),
-            _ => Tls::None,
+        let security = match (settings.tls, tls) {
+            (RelayTls::Tls, Some(parameters)) => Security::Tls(parameters),
+            (RelayTls::Starttls, Some(parameters)) => Security::Starttls(parameters),
+            _ => Security::Plain,
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&settings.host)
-            .port(settings.port)
-            .tls(tls)
-            .timeout(Some(settings.timeout))
-            .hello_name(ClientId::Domain(settings.hostname.clone()))
-            .pool_config(
-                PoolConfig::new()
-                    .max_size(POOL_SIZE)
-                    .idle_timeout(POOL_IDLE),
-            );
-        if let (Some(username), Some(password)) = (&settings.username, &settings.password) {
-            builder = builder.credentials(Credentials::new(username.clone(), password.clone()));
-        }
+        let credentials = match (&settings.username, &settings.password) {
+            (Some(username), Some(password)) => {
+                Some(Credentials::new(username.clone(), password.clone()))
+            }
+            _ => None,
+        };
+        let client = Client {
+            host: settings.host.clone(),
+            port: settings.port,
+            security,
+            hello: ClientId::Domain(settings.hostname.clone()),
+            credentials,
+            timeout: settings.timeout,
+        };
         Ok(EmailSender {
-            transport: builder.build(),
+            pool: Pool::new(client, limits),
             relay: format!("{}:{}", settings.host, settings.port),
             deadline: settings.timeout.saturating_mul(SEND_TIMEOUTS),
             password: settings.password.clone().filter(|p| !p.is_empty()),
@@ -132,7 +143,9 @@ impl EmailSender {
 
     /// Sends an already composed email through the relay.
     pub async fn send_message(&self, message: lettre::Message) -> SendOutcome {
-        match tokio::time::timeout(self.deadline, self.transport.send(message)).await {
+        let email = message.formatted();
+        let send = self.pool.send(message.envelope(), &email);
+        match tokio::time::timeout(self.deadline, send).await {
             Ok(Ok(response)) => SendOutcome::Delivered {
                 provider_id: provider_id(&response),
             },
@@ -145,7 +158,22 @@ impl EmailSender {
     }
 
     /// What a failed send means for the outbox.
-    fn outcome_of(&self, error: &SmtpError) -> SendOutcome {
+    fn outcome_of(&self, failure: &Failure) -> SendOutcome {
+        match failure {
+            Failure::Smtp(error) => self.smtp_outcome(error),
+            Failure::TimedOut => SendOutcome::Retry {
+                reason: format!("the relay {} timed out", self.relay),
+                after: None,
+            },
+            Failure::Connect(error) => SendOutcome::Retry {
+                reason: self.clean(&format!("cannot reach the relay {}: {error}", self.relay)),
+                after: None,
+            },
+        }
+    }
+
+    /// What lettre's error means for the outbox.
+    fn smtp_outcome(&self, error: &SmtpError) -> SendOutcome {
         let reply = error
             .status()
             .map(|code| (code.to_string(), source_text(error)));

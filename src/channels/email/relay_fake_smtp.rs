@@ -1,7 +1,8 @@
 //! A tiny loopback SMTP relay for the relay tests: it speaks enough SMTP
 //! for lettre (EHLO, optional STARTTLS or implicit TLS, AUTH, MAIL, RCPT,
 //! DATA, RSET, NOOP, QUIT), can refuse MAIL FROM or AUTH with a given
-//! reply, or stay silent, and records what it receives.
+//! reply, stay silent, or hang up after each message, and records what it
+//! receives.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -24,11 +25,17 @@ pub(super) struct Behaviour {
     pub starttls: Option<TlsAcceptor>,
     /// Accepts connections but never says a word.
     pub silent: bool,
+    /// Closes the connection right after answering a message's DATA.
+    pub hang_up_after_data: bool,
 }
 
 /// What the relay saw.
 #[derive(Debug, Default, Clone)]
 pub(super) struct Log {
+    /// TCP connections accepted.
+    pub connections: usize,
+    /// QUIT commands received.
+    pub quits: usize,
     pub ehlo: Vec<String>,
     pub auth: Vec<String>,
     pub mails: Vec<Received>,
@@ -81,6 +88,7 @@ enum End<S> {
 }
 
 async fn connection(stream: TcpStream, behaviour: Behaviour, log: Arc<Mutex<Log>>) {
+    log.lock().unwrap().connections += 1;
     if behaviour.silent {
         tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         return;
@@ -160,10 +168,15 @@ async fn session<S: AsyncRead + AsyncWrite + Unpin>(
                 }
                 mail.data = read_data(&mut io).await;
                 log.lock().unwrap().mails.push(std::mem::take(&mut mail));
+                if behaviour.hang_up_after_data {
+                    write(&mut io, "250 2.0.0 Ok: queued as FAKE123\r\n").await;
+                    return End::Closed;
+                }
                 "250 2.0.0 Ok: queued as FAKE123\r\n".to_string()
             }
             "RSET" | "NOOP" => "250 2.0.0 Ok\r\n".to_string(),
             "QUIT" => {
+                log.lock().unwrap().quits += 1;
                 write(&mut io, "221 2.0.0 Bye\r\n").await;
                 return End::Closed;
             }

@@ -1,6 +1,6 @@
 //! Tests of `EmailSender` against a loopback SMTP relay: what a sent reply
 //! looks like on the wire, how relay answers map to outcomes, credentials,
-//! and the three TLS modes.
+//! the three TLS modes, and the connection pool.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -34,6 +34,26 @@ async fn relay(behaviour: Behaviour) -> (FakeRelay, EmailSender) {
     let relay = FakeRelay::start(behaviour).await;
     let sender = EmailSender::new(&settings(&relay, RelayTls::None)).unwrap();
     (relay, sender)
+}
+
+/// Waits (up to 5 s) for something the sender does in the background.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    for _ in 0..250 {
+        if check() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what} did not happen within 5 s");
+}
+
+fn assert_delivered(outcome: SendOutcome) {
+    assert_eq!(
+        outcome,
+        SendOutcome::Delivered {
+            provider_id: Some("FAKE123".to_string())
+        }
+    );
 }
 
 fn retry_reason(outcome: SendOutcome) -> String {
@@ -110,17 +130,81 @@ async fn automation_is_marked_auto_replied() {
 async fn pooled_connection_is_reused_for_the_next_reply() {
     let (relay, sender) = relay(Behaviour::default()).await;
     for _ in 0..2 {
-        let outcome = sender.send(&delivery()).await;
-        assert!(
-            matches!(outcome, SendOutcome::Delivered { .. }),
-            "{outcome:?}"
-        );
-        // lettre parks the connection from a spawned task after the send.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_delivered(sender.send(&delivery()).await);
+        // Parked before `send` returns: nothing to wait for.
+        assert_eq!(sender.pool.idle_count(), 1);
     }
     let log = relay.log();
     assert_eq!(log.mails.len(), 2);
+    assert_eq!(log.connections, 1, "one connection for both: {log:?}");
     assert_eq!(log.ehlo.len(), 1, "one connection for both: {log:?}");
+    assert_eq!(log.quits, 0);
+
+    // The idle connection is closed politely with the sender.
+    drop(sender);
+    eventually("QUIT on drop", || relay.log().quits == 1).await;
+}
+
+#[tokio::test]
+async fn pooled_connection_the_relay_closed_is_replaced() {
+    let (relay, sender) = relay(Behaviour {
+        hang_up_after_data: true,
+        ..Behaviour::default()
+    })
+    .await;
+    assert_delivered(sender.send(&delivery()).await);
+    // The relay hangs up after answering; the connection is still parked
+    // and fails its NOOP before the next message.
+    assert_eq!(sender.pool.idle_count(), 1);
+    assert_delivered(sender.send(&delivery()).await);
+    let log = relay.log();
+    assert_eq!(log.mails.len(), 2);
+    assert_eq!(
+        log.connections, 2,
+        "a new connection for the second: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn relay_socket_has_tcp_nodelay() {
+    let (_relay, sender) = relay(Behaviour::default()).await;
+    assert_delivered(sender.send(&delivery()).await);
+    // Read back from the socket that carried the message.
+    assert_eq!(sender.pool.idle_nodelay(), [true]);
+}
+
+#[tokio::test]
+async fn concurrent_sends_get_their_own_connections_and_few_stay_idle() {
+    let (relay, sender) = relay(Behaviour::default()).await;
+    let deliveries: Vec<_> = (0..6).map(|_| delivery()).collect();
+    let outcomes = futures_util::future::join_all(deliveries.iter().map(|d| sender.send(d))).await;
+    for outcome in outcomes {
+        assert_delivered(outcome);
+    }
+    let log = relay.log();
+    assert_eq!(log.mails.len(), 6);
+    assert_eq!(log.connections, 6, "no connection shared: {log:?}");
+    assert_eq!(sender.pool.idle_count(), 4);
+    eventually("QUIT on the two extra", || relay.log().quits == 2).await;
+    drop(sender);
+    eventually("QUIT on the idle ones", || relay.log().quits == 6).await;
+}
+
+#[tokio::test]
+async fn idle_connection_is_closed_after_the_idle_time() {
+    let relay = FakeRelay::start(Behaviour::default()).await;
+    let limits = Limits {
+        max_idle: 4,
+        idle_for: Duration::from_millis(50),
+    };
+    let sender = EmailSender::build(&settings(&relay, RelayTls::None), None, limits).unwrap();
+    assert_delivered(sender.send(&delivery()).await);
+    eventually("QUIT after the idle time", || {
+        relay.log().quits == 1 && sender.pool.idle_count() == 0
+    })
+    .await;
+    assert_delivered(sender.send(&delivery()).await);
+    assert_eq!(relay.log().connections, 2);
 }
 
 #[tokio::test]
@@ -133,6 +217,9 @@ async fn temporary_refusal_is_retried() {
     let reason = retry_reason(sender.send(&delivery()).await);
     assert_eq!(reason, "the relay answered 451 4.3.0 Try again later");
     assert!(relay.log().mails.is_empty());
+    // A connection that erred is not parked.
+    assert_eq!(sender.pool.idle_count(), 0);
+    eventually("QUIT", || relay.log().quits == 1).await;
 }
 
 #[tokio::test]
@@ -275,6 +362,7 @@ async fn implicit_tls_relay() {
     let log = relay.log();
     assert!(log.encrypted);
     assert_eq!(log.mails.len(), 1);
+    assert_eq!(sender.pool.idle_nodelay(), [true]);
 }
 
 #[tokio::test]
@@ -296,6 +384,13 @@ async fn starttls_relay_upgrades_before_sending() {
     assert!(log.encrypted);
     assert_eq!(log.ehlo.len(), 2, "EHLO again after STARTTLS: {log:?}");
     assert_eq!(log.mails.len(), 1);
+    assert_eq!(sender.pool.idle_nodelay(), [true]);
+
+    // The pooled connection stays encrypted: no second handshake.
+    assert_delivered(sender.send(&delivery()).await);
+    let log = relay.log();
+    assert_eq!(log.connections, 1, "{log:?}");
+    assert_eq!(log.mails.len(), 2);
 }
 
 #[tokio::test]
@@ -306,7 +401,10 @@ async fn starttls_is_required_not_opportunistic() {
     let sender = EmailSender::new_with_tls_parameters(&settings, parameters).unwrap();
     let reason = retry_reason(sender.send(&delivery()).await);
     assert!(reason.contains("STARTTLS"), "{reason}");
-    assert!(relay.log().mails.is_empty());
+    let log = relay.log();
+    assert!(log.mails.is_empty());
+    assert_eq!(log.ehlo.len(), 1, "{log:?}");
+    assert_eq!(sender.pool.idle_count(), 0);
 }
 
 #[test]
