@@ -169,31 +169,40 @@ fn check_config(path: &Path) -> ExitCode {
                     for extra in &email.receive_addresses {
                         println!("          also {extra}");
                     }
-                    if let Some(rule) = &channel.routing {
-                        println!(
-                            "          routes {} to {} ({}{})",
-                            match rule.assign_to {
-                                AssignTo::UsersAndTeams => "users_and_teams",
-                                AssignTo::ContactOwner => "contact_owner",
-                            },
-                            rule.candidates.join(", "),
-                            if rule.only_available {
-                                "when available"
-                            } else {
-                                "always"
-                            },
-                            rule.max_open_per_agent
-                                .map(|m| format!(", at most {m} open each"))
-                                .unwrap_or_default()
-                        );
-                    }
-                    if let Some(tickets) = &channel.tickets {
-                        println!(
-                            "          tickets in {}/{}",
-                            tickets.pipeline, tickets.stage
-                        );
-                    }
                 }
+                ChannelKind::Messenger(page) => {
+                    println!("  channel {} messenger page {}", channel.id, page.page_id);
+                }
+                ChannelKind::Whatsapp(number) => {
+                    println!(
+                        "  channel {} whatsapp number {}",
+                        channel.id, number.phone_number_id
+                    );
+                }
+            }
+            if let Some(rule) = &channel.routing {
+                println!(
+                    "          routes {} to {} ({}{})",
+                    match rule.assign_to {
+                        AssignTo::UsersAndTeams => "users_and_teams",
+                        AssignTo::ContactOwner => "contact_owner",
+                    },
+                    rule.candidates.join(", "),
+                    if rule.only_available {
+                        "when available"
+                    } else {
+                        "always"
+                    },
+                    rule.max_open_per_agent
+                        .map(|m| format!(", at most {m} open each"))
+                        .unwrap_or_default()
+                );
+            }
+            if let Some(tickets) = &channel.tickets {
+                println!(
+                    "          tickets in {}/{}",
+                    tickets.pipeline, tickets.stage
+                );
             }
         }
     }

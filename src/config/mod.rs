@@ -4,8 +4,10 @@
 //! what handlers read, swapped atomically on SIGHUP.
 
 mod delivery;
+mod meta;
 mod raw;
 mod routing;
+mod secret;
 mod validate;
 mod workspace;
 
@@ -13,8 +15,10 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use raw::{AssignTo, ForwardedSender, RelayTls, Role, SenderName};
+pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
+pub use raw::{AssignTo, Consent, ForwardedSender, RelayTls, Role, SenderName};
 pub use routing::{Pipeline, Priority, RoutingRule, RoutingSettings, TicketOwner, TicketRule};
+pub use secret::Secret;
 pub use workspace::{Agent, Channel, ChannelKind, EmailChannel, Inbox, Team, Workspace};
 
 /// Everything in the config file, validated.

@@ -222,4 +222,63 @@ pub enum SenderName {
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum RawChannel {
     Email(RawEmailChannel),
+    Messenger(RawMessengerChannel),
+    Whatsapp(RawWhatsappChannel),
+}
+
+/// How a messaging channel asks for consent before people are answered.
+#[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Consent {
+    #[default]
+    None,
+    /// The consent text goes with the first automated message.
+    Implied,
+    /// The person must agree (a quick reply) before agents get the conversation.
+    Explicit,
+}
+
+/// A Facebook Page connected through the Messenger Platform.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawMessengerChannel {
+    pub id: String,
+    pub inbox: String,
+    pub page_id: String,
+    pub app_id: String,
+    pub app_secret_file: Option<String>,
+    pub app_secret_env: Option<String>,
+    pub verify_token: String,
+    pub page_token_file: Option<String>,
+    pub page_token_env: Option<String>,
+    pub greeting: Option<String>,
+    pub instant_reply: Option<String>,
+    #[serde(default)]
+    pub consent: Consent,
+    pub consent_text: Option<String>,
+    #[serde(default)]
+    pub human_agent_tag: bool,
+    pub graph_base_url: Option<String>,
+    pub api_version: Option<String>,
+    pub routing: Option<RawRouting>,
+    pub tickets: Option<RawTickets>,
+}
+
+/// A WhatsApp Business number connected through the Cloud API.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawWhatsappChannel {
+    pub id: String,
+    pub inbox: String,
+    pub phone_number_id: String,
+    pub app_secret_file: Option<String>,
+    pub app_secret_env: Option<String>,
+    pub verify_token: String,
+    pub access_token_file: Option<String>,
+    pub access_token_env: Option<String>,
+    pub instant_reply: Option<String>,
+    pub graph_base_url: Option<String>,
+    pub api_version: Option<String>,
+    pub routing: Option<RawRouting>,
+    pub tickets: Option<RawTickets>,
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::delivery;
+use super::meta;
 use super::raw::*;
 use super::routing::{self, Pipeline, RoutingSettings};
 use super::workspace::*;
@@ -155,6 +156,7 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     let workspace = build_workspace(
         (teams, agents, inboxes, channels),
         (pipelines, routing_settings),
+        base,
         &mut problems,
         &mut found,
         &mut warnings,
@@ -304,6 +306,7 @@ type RawPeople = (Vec<RawTeam>, Vec<RawAgent>, Vec<RawInbox>, Vec<RawChannel>);
 fn build_workspace(
     (raw_teams, raw_agents, raw_inboxes, raw_channels): RawPeople,
     (pipelines, routing_settings): (Vec<Pipeline>, RoutingSettings),
+    base: &Path,
     problems: &mut Problems,
     found: &mut routing::Found,
     warnings: &mut Vec<String>,
@@ -414,31 +417,76 @@ fn build_workspace(
 
     let mut channel_ids = HashSet::new();
     let mut addresses = HashSet::new();
+    let mut accounts = meta::Accounts::default();
     let mut channels = Vec::new();
     for (i, raw) in raw_channels.into_iter().enumerate() {
         let path = format!("channels[{i}]");
-        let RawChannel::Email(mut email) = raw;
-        let routing = email.routing.take().and_then(|rule| {
+        let mut raw = raw;
+        let (id, inbox, raw_routing, raw_tickets) = match &mut raw {
+            RawChannel::Email(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
+            RawChannel::Messenger(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
+            RawChannel::Whatsapp(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
+        };
+        let routing = raw_routing.and_then(|rule| {
             let at = format!("{path}.routing");
             routing::routing_rule(rule, &at, &agents, &teams, found, warnings)
         });
-        let tickets = email.tickets.take().and_then(|rule| {
+        let tickets = raw_tickets.and_then(|rule| {
             let at = format!("{path}.tickets");
             routing::ticket_rule(rule, &at, &pipelines, &agents, found)
         });
         check_id(
-            &email.id,
+            &id,
             &format!("{path}.id"),
             &mut channel_ids,
             "channel",
             problems,
         );
-        if !inbox_ids.contains(&email.inbox) {
-            problems.add(
-                format!("{path}.inbox"),
-                format!("no inbox \"{}\"", email.inbox),
-            );
+        if !inbox_ids.contains(&inbox) {
+            problems.add(format!("{path}.inbox"), format!("no inbox \"{inbox}\""));
         }
+        let email = match raw {
+            RawChannel::Email(email) => email,
+            RawChannel::Messenger(raw) => {
+                if let Some(settings) = meta::messenger(&raw, &path, base, &mut accounts, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Messenger(settings),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
+            RawChannel::Whatsapp(raw) => {
+                if let Some(settings) = meta::whatsapp(&raw, &path, base, &mut accounts, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Whatsapp(settings),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
+        };
         let mut address_at = |text: &str, key: String, problems: &mut Problems| -> String {
             match email_address::normalize(text) {
                 Some(normalized) => {
@@ -470,7 +518,7 @@ fn build_workspace(
         let company_name = email.company_name.clone().unwrap_or_else(|| {
             inboxes
                 .iter()
-                .find(|inbox| inbox.id == email.inbox)
+                .find(|candidate| candidate.id == inbox)
                 .map(|inbox| inbox.name.clone())
                 .unwrap_or_default()
         });
@@ -496,8 +544,8 @@ fn build_workspace(
             })
             .collect();
         channels.push(Channel {
-            id: email.id,
-            inbox: email.inbox,
+            id,
+            inbox,
             kind: ChannelKind::Email(EmailChannel {
                 address,
                 receive_addresses,

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
 use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
 use crate::email_address;
@@ -52,12 +53,16 @@ pub struct EmailChannel {
 #[derive(Debug, Clone)]
 pub enum ChannelKind {
     Email(EmailChannel),
+    Messenger(MessengerChannel),
+    Whatsapp(WhatsappChannel),
 }
 
 impl ChannelKind {
     pub fn name(&self) -> &'static str {
         match self {
             ChannelKind::Email(_) => "email",
+            ChannelKind::Messenger(_) => "messenger",
+            ChannelKind::Whatsapp(_) => "whatsapp",
         }
     }
 }
@@ -96,7 +101,9 @@ impl Workspace {
     ) -> Self {
         let mut email_routes = HashMap::new();
         for (index, channel) in channels.iter().enumerate() {
-            let ChannelKind::Email(email) = &channel.kind;
+            let ChannelKind::Email(email) = &channel.kind else {
+                continue;
+            };
             for address in std::iter::once(&email.address).chain(&email.receive_addresses) {
                 email_routes.entry(address.clone()).or_insert(index);
             }

@@ -47,6 +47,8 @@ pub async fn inboxes(agent: CurrentAgent) -> Json<Vec<InboxView>> {
                     kind: c.kind.name(),
                     address: match &c.kind {
                         ChannelKind::Email(email) => Some(email.address.clone()),
+                        ChannelKind::Messenger(page) => Some(page.page_id.clone()),
+                        ChannelKind::Whatsapp(number) => Some(number.phone_number_id.clone()),
                     },
                 })
                 .collect(),

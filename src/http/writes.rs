@@ -62,12 +62,16 @@ fn check_can_send(app: &App, channel: &Channel) -> Result<(), ApiError> {
             "this email channel cannot send: no [outbound_smtp] relay is configured".into(),
         )),
         ChannelKind::Email(_) => Ok(()),
+        ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => Err(ApiError::Unprocessable(
+            "sending on Messenger and WhatsApp channels is not available yet".into(),
+        )),
     }
 }
 
 fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
     match channel.kind {
         ChannelKind::Email(_) => (Some(app.hostname.clone()), true),
+        ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => (None, false),
     }
 }
 

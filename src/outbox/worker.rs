@@ -41,6 +41,9 @@ impl Senders {
                     reason: "no outbound SMTP relay is configured".into(),
                 },
             },
+            ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => SendOutcome::Failed {
+                reason: "sending on Messenger and WhatsApp channels is not available yet".into(),
+            },
         }
     }
 }
@@ -212,11 +215,23 @@ async fn notify(
         });
     };
     let workspace = app.workspace();
+    // From the conversation's own email channel, else an email channel of
+    // its inbox, else any email channel.
+    let email_of = |c: &crate::config::Channel| match &c.kind {
+        ChannelKind::Email(email) => Some(email.clone()),
+        _ => None,
+    };
     let email = workspace
         .channel(&conversation.channel)
-        .map(|c| match &c.kind {
-            ChannelKind::Email(email) => email.clone(),
-        });
+        .and_then(email_of)
+        .or_else(|| {
+            workspace
+                .channels
+                .iter()
+                .filter(|c| c.inbox == conversation.inbox)
+                .find_map(email_of)
+        })
+        .or_else(|| workspace.channels.iter().find_map(email_of));
     let (Some(email), Some(sender)) = (email, &senders.email) else {
         return Ok(SendOutcome::Failed {
             reason: "no email channel and relay to notify through".into(),

@@ -78,7 +78,9 @@ pub async fn deliver(app: &App, envelope: Envelope, raw: Vec<u8>) -> Delivery {
 
     let mut queue_ids = Vec::new();
     for (channel, recipients) in targets {
-        let ChannelKind::Email(email) = &channel.kind;
+        let ChannelKind::Email(email) = &channel.kind else {
+            continue;
+        };
         let inbound = parsed.to_inbound(channel, email, &workspace, recipients, &raw);
         match ingest::ingest(app, inbound).await {
             Ok(accepted) => queue_ids.push(accepted.message.to_string()),
