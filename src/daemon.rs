@@ -14,6 +14,7 @@ use crate::app::App;
 use crate::channels::email::receive::EmailReceiver;
 use crate::channels::email::relay::{EmailSender, RelayError};
 use crate::channels::email::smtp::{self, SmtpServer};
+use crate::channels::meta::send::MetaSender;
 use crate::clock::SystemClock;
 use crate::config::{self, Config};
 use crate::outbox::{OutboxWorker, Senders};
@@ -101,6 +102,7 @@ pub async fn run(
             .as_ref()
             .map(EmailSender::new)
             .transpose()?,
+        meta: MetaSender::default(),
     };
     app.relay_configured = senders.email.is_some();
     if let Some(smtp) = &config.smtp {

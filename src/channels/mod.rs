@@ -2,3 +2,4 @@
 //! arrives into an `Inbound`, and answers the sender with what ingest returns.
 
 pub mod email;
+pub mod meta;

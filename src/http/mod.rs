@@ -60,6 +60,11 @@ pub fn router(app: Arc<App>) -> Router {
             get(people::contact).patch(people::patch_contact),
         )
         .route("/api/v1/events", get(events::events))
+        .route(
+            "/webhooks/{channel_id}",
+            get(crate::channels::meta::webhook::verify)
+                .post(crate::channels::meta::webhook::receive),
+        )
         .route("/api/v1/tickets", get(tickets::list))
         .route(
             "/api/v1/tickets/{id}",

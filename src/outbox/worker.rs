@@ -14,6 +14,7 @@ use super::sender::{OutboundDelivery, SendOutcome};
 use crate::app::App;
 use crate::channels::email::notify::compose_notification;
 use crate::channels::email::relay::EmailSender;
+use crate::channels::meta::send::MetaSender;
 use crate::config::{ChannelKind, OutboxSettings};
 use crate::ids::Id;
 use crate::model::{Author, DeliveryState, DeliveryStatus};
@@ -30,6 +31,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 pub struct Senders {
     /// Present when `[outbound_smtp]` is configured.
     pub email: Option<EmailSender>,
+    /// Messenger and WhatsApp, through the Graph API.
+    pub meta: MetaSender,
 }
 
 impl Senders {
@@ -41,9 +44,7 @@ impl Senders {
                     reason: "no outbound SMTP relay is configured".into(),
                 },
             },
-            ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => SendOutcome::Failed {
-                reason: "sending on Messenger and WhatsApp channels is not available yet".into(),
-            },
+            ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => self.meta.send(delivery).await,
         }
     }
 }
