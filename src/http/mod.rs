@@ -59,6 +59,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/contacts/{id}",
             get(people::contact).patch(people::patch_contact),
         )
+        .route(
+            "/api/v1/contacts/{id}/merge",
+            axum::routing::post(people::merge_contacts),
+        )
         .route("/api/v1/events", get(events::events))
         .route(
             "/webhooks/{channel_id}",

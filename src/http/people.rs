@@ -15,7 +15,7 @@ use super::json::JsonBody;
 use super::views::ContactView;
 use crate::app::App;
 use crate::config::Role;
-use crate::store::{ContactPatch, ContactUpdateError};
+use crate::store::{ContactPatch, ContactUpdateError, MergeError};
 
 const SEARCH_LIMIT: usize = 50;
 
@@ -172,4 +172,37 @@ pub async fn patch_contact(
         })?;
     app.store.durable().await?;
     Ok(Json(updated.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    other: Option<String>,
+}
+
+/// `POST /api/v1/contacts/{id}/merge {"other": ID}`: one person, one contact.
+pub async fn merge_contacts(
+    State(app): State<Arc<App>>,
+    _agent: CurrentAgent,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<MergeRequest>,
+) -> Result<Json<ContactView>, ApiError> {
+    let keep = parse_id(&id, "contact")?;
+    let other = body
+        .other
+        .as_deref()
+        .ok_or_else(|| ApiError::bad("other", "required: the id of the contact to merge in"))?
+        .parse()
+        .map_err(|_| ApiError::bad("other", "not a contact id"))?;
+    let store = app.store.clone();
+    let merged = tokio::task::spawn_blocking(move || store.merge_contacts(keep, other))
+        .await
+        .map_err(|e| ApiError::Internal(crate::store::StoreError::Transaction(e.to_string())))?
+        .map_err(|error| match error {
+            MergeError::NotFound => ApiError::NotFound { what: "contact" },
+            MergeError::SameContact => ApiError::bad("other", error.to_string()),
+            MergeError::Store(error) => ApiError::Internal(error),
+        })?;
+    app.store.durable().await?;
+    Ok(Json(merged.into()))
 }

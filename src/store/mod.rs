@@ -12,6 +12,7 @@ mod event_log;
 mod group_commit;
 mod ingest;
 mod keys;
+mod merge;
 mod outbound;
 #[cfg(test)]
 mod outbound_tests;
@@ -31,6 +32,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use contacts::{ContactPatch, ContactUpdateError};
 pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};
+pub use merge::MergeError;
 pub use outbound::{OutboundError, OutboundRequest, Target};
 pub use outbox::{Job, Notification};
 pub use read::{AssigneeFilter, ConversationQuery, Page};

@@ -137,7 +137,9 @@ pub(crate) fn automated_delivery() -> OutboundDelivery {
 }
 
 fn email_of(delivery: &OutboundDelivery) -> EmailChannel {
-    let ChannelKind::Email(email) = &delivery.channel.kind;
+    let ChannelKind::Email(email) = &delivery.channel.kind else {
+        panic!("an email channel")
+    };
     email.clone()
 }
 
@@ -265,7 +267,9 @@ fn automated_reply_is_marked_and_signed_by_the_company() {
 #[test]
 fn text_signature_is_escaped_into_html_when_no_html_signature() {
     let mut delivery = delivery();
-    let ChannelKind::Email(email) = &mut delivery.channel.kind;
+    let ChannelKind::Email(email) = &mut delivery.channel.kind else {
+        panic!("an email channel")
+    };
     email.signature_html = None;
     email.signature = Some("{full_name} <support@example.com>\nExample & Co".to_string());
     delivery.message.html = Some("<html><body><p>Hi</p></body></html>".to_string());

@@ -36,7 +36,9 @@ fn config() -> Config {
 
 fn email_channel(config: &Config, id: &str) -> EmailChannel {
     let channel = config.workspace.channel(id).unwrap();
-    let ChannelKind::Email(email) = &channel.kind;
+    let ChannelKind::Email(email) = &channel.kind else {
+        panic!("an email channel")
+    };
     email.clone()
 }
 

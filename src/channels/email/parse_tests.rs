@@ -39,7 +39,9 @@ const CONFIG: &str = r#"
 pub(super) fn inbound_on(raw: &[u8], channel_id: &str) -> Inbound {
     let config: Config = crate::config::parse(CONFIG, std::path::Path::new(".")).unwrap();
     let channel = config.workspace.channel(channel_id).unwrap();
-    let ChannelKind::Email(email) = &channel.kind;
+    let ChannelKind::Email(email) = &channel.kind else {
+        panic!("an email channel")
+    };
     let recipient = email.address.clone();
     parse(raw, false)
         .unwrap()
@@ -402,7 +404,9 @@ fn reply_token_comes_from_the_first_tagged_recipient() {
     );
     let config: Config = crate::config::parse(CONFIG, std::path::Path::new(".")).unwrap();
     let channel = config.workspace.channel("support-email").unwrap();
-    let ChannelKind::Email(email) = &channel.kind;
+    let ChannelKind::Email(email) = &channel.kind else {
+        panic!("an email channel")
+    };
     let parsed = parse(raw.as_bytes(), false).unwrap();
     let token_of = |recipients: &[&str]| {
         let recipients = recipients.iter().map(|r| r.to_string()).collect();
