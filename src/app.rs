@@ -1,12 +1,14 @@
 //! `App`: the shared state every adapter and handler works with: the current
 //! workspace (swapped on SIGHUP), the store, the clock and the API tokens.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::config::Workspace;
+use crate::model::Millis;
 use crate::presence::Presence;
 use crate::store::Store;
 use crate::tokens::TokenRegistry;
@@ -26,6 +28,9 @@ pub struct App {
     pub relay_configured: bool,
     /// This daemon's host name: the domain of outgoing Message-IDs.
     pub hostname: String,
+    /// Channels whose provider refused our credentials (shared with the
+    /// senders that find out).
+    pub channel_health: ChannelHealth,
 }
 
 impl App {
@@ -45,6 +50,7 @@ impl App {
             outbox_wake: tokio::sync::Notify::new(),
             relay_configured: false,
             hostname: "switchboard.localhost".to_string(),
+            channel_health: ChannelHealth::default(),
         }
     }
 
@@ -56,5 +62,43 @@ impl App {
     /// Applies a new workspace atomically; requests in flight keep the old one.
     pub fn replace_workspace(&self, workspace: Workspace) {
         self.workspace.store(Arc::new(workspace));
+    }
+}
+
+/// Why a channel cannot send, and since when.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelProblem {
+    pub reason: String,
+    pub at: Millis,
+}
+
+/// Which channels are unhealthy (e.g. the provider says the access token is
+/// invalid). Kept in memory: after a restart a channel is healthy until a
+/// send says otherwise. Clones share the same state.
+#[derive(Debug, Clone, Default)]
+pub struct ChannelHealth(Arc<Mutex<HashMap<String, ChannelProblem>>>);
+
+impl ChannelHealth {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, ChannelProblem>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Marks the channel unhealthy; returns whether it was healthy before.
+    pub fn mark_unhealthy(&self, channel: &str, reason: String, at: Millis) -> bool {
+        self.lock()
+            .insert(channel.to_string(), ChannelProblem { reason, at })
+            .is_none()
+    }
+
+    /// Marks the channel healthy; returns the problem it had, if any.
+    pub fn mark_healthy(&self, channel: &str) -> Option<ChannelProblem> {
+        self.lock().remove(channel)
+    }
+
+    /// The channel's problem; `None` when it is healthy.
+    pub fn problem(&self, channel: &str) -> Option<ChannelProblem> {
+        self.lock().get(channel).cloned()
     }
 }

@@ -14,6 +14,8 @@ use crate::app::App;
 use crate::channels::email::receive::EmailReceiver;
 use crate::channels::email::relay::{EmailSender, RelayError};
 use crate::channels::email::smtp::{self, SmtpServer};
+use crate::channels::meta::media;
+use crate::channels::meta::profile;
 use crate::channels::meta::send::MetaSender;
 use crate::clock::SystemClock;
 use crate::config::{self, Config};
@@ -102,7 +104,7 @@ pub async fn run(
             .as_ref()
             .map(EmailSender::new)
             .transpose()?,
-        meta: MetaSender::default(),
+        meta: MetaSender::new(app.clock.clone(), app.channel_health.clone()),
     };
     app.relay_configured = senders.email.is_some();
     if let Some(smtp) = &config.smtp {
@@ -135,8 +137,11 @@ pub async fn run(
         }
     });
     tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
+    let greetings = app.workspace();
+    tasks.spawn(async move { profile::set_greetings(&greetings).await });
     let outbox = OutboxWorker::new(app.clone(), senders, config.outbox.clone());
     tasks.spawn(outbox.run(shutdown.clone()));
+    tasks.spawn(media::run(app.clone(), shutdown.clone()));
     tasks.close();
 
     // One line on stdout says where the daemon listens (tests read it).
@@ -201,6 +206,8 @@ async fn reload_on_sighup(
         match config::load(&path) {
             Ok(config) => {
                 app.replace_workspace(config.workspace);
+                let greetings = app.workspace();
+                tokio::spawn(async move { profile::set_greetings(&greetings).await });
                 tracing::info!(path = %path.display(), "workspace reloaded");
             }
             Err(error) => {

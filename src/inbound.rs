@@ -65,4 +65,7 @@ pub struct Inbound {
     pub sent_at: Option<Millis>,
     /// The bytes as received, kept for audit where the channel has them.
     pub raw: Option<Vec<u8>>,
+    /// A button's payload the person chose (a quick reply or postback),
+    /// which automations act on (e.g. consent).
+    pub postback: Option<String>,
 }

@@ -5,6 +5,7 @@
 //! acknowledge the sender.
 
 use crate::app::App;
+use crate::automations;
 use crate::inbound::Inbound;
 use crate::routing;
 use crate::store::{Accepted, IngestRequest, StoreError};
@@ -34,10 +35,22 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
     let channel = workspace
         .channel(&inbound.channel)
         .ok_or_else(|| IngestError::UnknownChannel(inbound.channel.clone()))?;
+    let identity = &inbound.sender.identity;
+    let assignment = if automations::routing_waits_for_consent(
+        app,
+        channel,
+        &identity.kind,
+        &identity.handle,
+    )? {
+        None
+    } else {
+        routing::assignment_plan(app, &workspace, channel)?
+    };
+    let postback = inbound.postback.clone();
     let request = IngestRequest {
         inbox: channel.inbox.clone(),
         now: app.clock.now(),
-        assignment: routing::assignment_plan(app, &workspace, channel)?,
+        assignment,
         ticket: routing::ticket_plan(&workspace, channel),
         inbound,
     };
@@ -53,5 +66,16 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
         reason = ?accepted.thread_reason,
         "ingested"
     );
+    if accepted.new_conversation {
+        // Routing may have queued a notification (an away contact owner).
+        app.outbox_wake.notify_one();
+    }
+    // The message is safe; an automation that fails is logged, not an
+    // error for the sender.
+    if let Err(error) =
+        automations::after_ingest(app, channel, postback.as_deref(), &accepted).await
+    {
+        tracing::warn!(%error, channel = %channel.id, "automation failed");
+    }
     Ok(accepted)
 }

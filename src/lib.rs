@@ -20,6 +20,7 @@
 //!   shared types and helpers.
 
 pub mod app;
+pub mod automations;
 pub mod channels;
 pub mod clock;
 pub mod config;

@@ -18,7 +18,19 @@ pub struct Contact {
     /// The agent who owns this contact, if any (used by routing).
     #[serde(default)]
     pub owner: Option<String>,
+    /// The person's consent to be contacted, when a channel asked for it.
+    #[serde(default)]
+    pub consent: Option<ConsentRecord>,
     pub created_at: Millis,
+}
+
+/// A consent given on a channel: how it was asked, what was shown, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    pub mode: crate::config::Consent,
+    pub text: String,
+    pub channel: String,
+    pub at: Millis,
 }
 
 /// Where a conversation stands in the team's workflow.
@@ -246,4 +258,18 @@ pub struct Message {
     /// Delivery status of an outbound message (none for inbound and notes).
     #[serde(default)]
     pub status: Option<DeliveryStatus>,
+    /// A WhatsApp template sent instead of the free text (which then only
+    /// describes it in the timeline).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<MessageTemplate>,
+}
+
+/// An approved WhatsApp message template and its body parameters, in order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageTemplate {
+    pub name: String,
+    /// The template's language code, e.g. `en_US`.
+    pub language: String,
+    #[serde(default)]
+    pub params: Vec<String>,
 }

@@ -49,7 +49,7 @@ pub fn visible_conversation(
 
 fn view(app: &App, conversation: Conversation) -> Result<ConversationView, ApiError> {
     let contact = app.store.contact(conversation.contact)?;
-    Ok(ConversationView::new(conversation, contact))
+    Ok(super::views::conversation_view(app, conversation, contact))
 }
 
 pub async fn list(

@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 
 use super::auth::CurrentAgent;
 use super::error::ApiError;
-use super::views::{ConversationView, MessageView, StatusView};
+use super::views::{MessageView, StatusView};
 use crate::app::App;
 use crate::clock::rfc3339;
 use crate::events::{Event, EventPayload};
@@ -163,7 +163,7 @@ fn render(app: &App, event: Event) -> Value {
     let payload = match event.payload {
         EventPayload::Conversation(conversation) => {
             let contact = app.store.contact(conversation.contact).ok().flatten();
-            json!(ConversationView::new(conversation, contact))
+            json!(super::views::conversation_view(app, conversation, contact))
         }
         EventPayload::Message(message) => json!(MessageView::from(*message)),
         EventPayload::Status { message, status } => {

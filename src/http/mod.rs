@@ -2,6 +2,7 @@
 //! and out, errors as `{error, message, field?}`.
 
 mod auth;
+mod channels;
 mod conversations;
 mod error;
 mod event_cache;
@@ -37,6 +38,7 @@ pub fn router(app: Arc<App>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
         .route("/api/v1/inboxes", get(resources::inboxes))
+        .route("/api/v1/channels", get(channels::list))
         .route(
             "/api/v1/conversations",
             get(conversations::list).post(writes::start_conversation),

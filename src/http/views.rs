@@ -2,11 +2,14 @@
 
 use serde::Serialize;
 
+use crate::app::App;
+use crate::channels::meta::window::{self, ReplyWindow, WindowKind};
 use crate::clock::rfc3339;
+use crate::config::ChannelKind;
 use crate::ids::Id;
 use crate::model::{
     Author, Contact, Conversation, ConversationStatus, DeliveryState, DeliveryStatus, Direction,
-    Message, MessageFlag, Party, ThreadReason,
+    Message, MessageFlag, MessageTemplate, Party, ThreadReason,
 };
 
 #[derive(Serialize)]
@@ -56,6 +59,46 @@ pub struct ConversationView {
     /// Why no ticket was opened, when the channel opens tickets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ticket_note: Option<String>,
+    /// What can be sent now on a messaging channel (`null` for email).
+    pub reply_window: Option<ReplyWindowView>,
+}
+
+/// A messaging window: `standard`, `human_agent`, `template_only` or
+/// `closed`, and when it ends (or ended).
+#[derive(Serialize)]
+pub struct ReplyWindowView {
+    pub kind: WindowKind,
+    pub ends_at: Option<String>,
+}
+
+impl From<ReplyWindow> for ReplyWindowView {
+    fn from(w: ReplyWindow) -> Self {
+        ReplyWindowView {
+            kind: w.kind,
+            ends_at: w.ends_at.map(rfc3339),
+        }
+    }
+}
+
+/// The conversation as the API shows it, with its reply window computed
+/// now for Messenger and WhatsApp conversations.
+pub fn conversation_view(
+    app: &App,
+    conversation: Conversation,
+    contact: Option<Contact>,
+) -> ConversationView {
+    let window = app
+        .workspace()
+        .channel(&conversation.channel)
+        .filter(|c| !matches!(c.kind, ChannelKind::Email(_)))
+        .and_then(|channel| match app.store.messages(conversation.id) {
+            Ok(messages) => window::reply_window(channel, &messages, app.clock.now()),
+            Err(error) => {
+                tracing::warn!(%error, conversation = %conversation.id, "cannot compute the reply window");
+                None
+            }
+        });
+    ConversationView::new(conversation, contact).with_reply_window(window)
 }
 
 #[derive(Serialize)]
@@ -101,7 +144,14 @@ impl ConversationView {
                 .collect(),
             ticket: c.ticket,
             ticket_note: c.ticket_note,
+            reply_window: None,
         }
+    }
+
+    /// Sets the reply window (see `conversation_view`).
+    pub fn with_reply_window(mut self, window: Option<ReplyWindow>) -> Self {
+        self.reply_window = window.map(ReplyWindowView::from);
+        self
     }
 }
 
@@ -135,6 +185,9 @@ pub struct MessageView {
     pub private: bool,
     pub author: Option<Author>,
     pub status: Option<StatusView>,
+    /// The WhatsApp template sent instead of the text.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template: Option<MessageTemplate>,
 }
 
 #[derive(Serialize)]
@@ -191,6 +244,7 @@ impl From<Message> for MessageView {
             private: m.private,
             author: m.author,
             status: m.status.map(StatusView::from),
+            template: m.template,
         }
     }
 }

@@ -1,24 +1,33 @@
 //! Agents' writes on conversations: a reply or an internal note, a status or
 //! assignee change, and a new outbound email conversation. A reply is
-//! answered only once it and its delivery job are durable.
+//! answered only once it and its delivery job are durable. Replies on
+//! Messenger and WhatsApp must fit the providers' messaging windows (a
+//! WhatsApp template outside the 24 hours); otherwise `422` says why and
+//! when the window ended.
 
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
 use super::auth::CurrentAgent;
 use super::conversations::visible_conversation;
 use super::error::ApiError;
 use super::json::JsonBody;
-use super::views::{ConversationView, MessageView};
+use super::views::{conversation_view, ConversationView, MessageView, ReplyWindowView};
 use crate::app::App;
+use crate::channels::meta::send::max_text_chars;
+use crate::channels::meta::window::{self, Outgoing, Provider, Refusal};
+use crate::clock::rfc3339;
 use crate::config::{Channel, ChannelKind};
 use crate::email_address;
+use crate::ids::Id;
 use crate::inbound::{Identity, Sender};
-use crate::model::{Author, ConversationStatus};
+use crate::model::{Author, ConversationStatus, MessageTemplate};
 use crate::store::{ConversationPatch, OutboundError, OutboundRequest, StoreError, Target};
 
 /// The largest reply text or HTML accepted, in bytes.
@@ -33,6 +42,120 @@ pub struct NewMessage {
     html: Option<String>,
     #[serde(default)]
     private: bool,
+    /// WhatsApp only: an approved template, sent instead of the text.
+    #[serde(default)]
+    template: Option<TemplateRequest>,
+}
+
+/// `"template": {"name", "language", "params": [..]}`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRequest {
+    name: String,
+    language: String,
+    #[serde(default)]
+    params: Vec<String>,
+}
+
+/// The most body parameters a template may take.
+const MAX_TEMPLATE_PARAMS: usize = 100;
+
+impl TemplateRequest {
+    fn checked(self, channel: Option<&Channel>) -> Result<MessageTemplate, ApiError> {
+        if !channel.is_some_and(|c| matches!(c.kind, ChannelKind::Whatsapp(_))) {
+            return Err(ApiError::bad(
+                "template",
+                "templates can only be sent on WhatsApp channels",
+            ));
+        }
+        let name = self.name.trim();
+        if name.is_empty() {
+            return Err(ApiError::bad("template.name", "must not be empty"));
+        }
+        let language = self.language.trim();
+        if language.is_empty() {
+            return Err(ApiError::bad(
+                "template.language",
+                "must be a language code such as en_US",
+            ));
+        }
+        if self.params.len() > MAX_TEMPLATE_PARAMS {
+            return Err(ApiError::bad(
+                "template.params",
+                format!("at most {MAX_TEMPLATE_PARAMS} parameters"),
+            ));
+        }
+        if self.params.iter().any(|p| p.trim().is_empty()) {
+            return Err(ApiError::bad(
+                "template.params",
+                "parameters must not be empty",
+            ));
+        }
+        Ok(MessageTemplate {
+            name: name.to_string(),
+            language: language.to_string(),
+            params: self.params,
+        })
+    }
+
+    /// What the timeline shows for a template sent without text.
+    fn describe(template: &MessageTemplate) -> String {
+        let mut text = format!("[template {} ({})]", template.name, template.language);
+        if !template.params.is_empty() {
+            text.push(' ');
+            text.push_str(&template.params.join(", "));
+        }
+        text
+    }
+}
+
+/// A reply the messaging window does not allow: `422` with the reason, the
+/// window's end (RFC 3339) and the window as the conversation shows it.
+#[derive(Debug)]
+pub struct WindowRefused {
+    refusal: Refusal,
+    window: Option<window::ReplyWindow>,
+}
+
+impl IntoResponse for WindowRefused {
+    fn into_response(self) -> Response {
+        tracing::info!(reason = %self.refusal, "reply refused by the messaging window");
+        let body = json!({
+            "error": "cannot_send",
+            "message": self.refusal.reason,
+            "ends_at": self.refusal.ends_at.map(rfc3339),
+            "reply_window": self.window.map(ReplyWindowView::from),
+        });
+        (StatusCode::UNPROCESSABLE_ENTITY, Json(body)).into_response()
+    }
+}
+
+/// The reply endpoint's errors.
+#[derive(Debug)]
+pub enum PostError {
+    Api(ApiError),
+    Window(WindowRefused),
+}
+
+impl From<ApiError> for PostError {
+    fn from(error: ApiError) -> Self {
+        PostError::Api(error)
+    }
+}
+
+impl From<StoreError> for PostError {
+    fn from(error: StoreError) -> Self {
+        PostError::Api(error.into())
+    }
+}
+
+impl IntoResponse for PostError {
+    fn into_response(self) -> Response {
+        match self {
+            PostError::Api(error) => error.into_response(),
+            PostError::Window(refused) => refused.into_response(),
+        }
+    }
 }
 
 fn checked_text(text: Option<String>, html: &Option<String>) -> Result<String, ApiError> {
@@ -55,17 +178,61 @@ fn checked_text(text: Option<String>, html: &Option<String>) -> Result<String, A
     Ok(text)
 }
 
-/// Whether a message can be sent on this channel now; `422` when not.
-fn check_can_send(app: &App, channel: &Channel) -> Result<(), ApiError> {
+/// Whether an email channel can send; `422` when not.
+fn check_email_can_send(app: &App, channel: &Channel) -> Result<(), ApiError> {
     match channel.kind {
         ChannelKind::Email(_) if !app.relay_configured => Err(ApiError::Unprocessable(
             "this email channel cannot send: no [outbound_smtp] relay is configured".into(),
         )),
-        ChannelKind::Email(_) => Ok(()),
-        ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => Err(ApiError::Unprocessable(
-            "sending on Messenger and WhatsApp channels is not available yet".into(),
-        )),
+        _ => Ok(()),
     }
+}
+
+/// Whether an agent's reply may go out in `conversation` on `channel` now:
+/// the relay for email, the messaging window for Messenger and WhatsApp.
+fn check_can_send(
+    app: &App,
+    channel: &Channel,
+    conversation: Id,
+    template: bool,
+) -> Result<(), PostError> {
+    check_email_can_send(app, channel)?;
+    let Some(provider) = Provider::of(channel) else {
+        return Ok(());
+    };
+    let messages = app.store.messages(conversation)?;
+    let last = window::last_inbound_at(&messages);
+    let now = app.clock.now();
+    let outgoing = Outgoing {
+        automated: false,
+        template,
+    };
+    window::check(provider, last, now, outgoing)
+        .map(|_| ())
+        .map_err(|refusal| {
+            PostError::Window(WindowRefused {
+                refusal,
+                window: Some(window::window_at(provider, last, now)),
+            })
+        })
+}
+
+/// The provider's limit on a message's text; `400` over it.
+fn check_text_length(channel: &Channel, text: &str) -> Result<(), ApiError> {
+    let Some(max) = max_text_chars(&channel.kind) else {
+        return Ok(());
+    };
+    let len = text.chars().count();
+    if len > max {
+        return Err(ApiError::bad(
+            "text",
+            format!(
+                "{len} characters; {} messages take at most {max}",
+                channel.kind.name()
+            ),
+        ));
+    }
+    Ok(())
 }
 
 fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
@@ -102,13 +269,27 @@ pub async fn post_message(
     agent: CurrentAgent,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<NewMessage>,
-) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+) -> Result<(StatusCode, Json<MessageView>), PostError> {
     let conversation = visible_conversation(&app, &agent, &id)?;
-    let text = checked_text(body.text, &body.html)?;
-    let (domain, reply_token) = match agent.workspace.channel(&conversation.channel) {
+    let channel = agent.workspace.channel(&conversation.channel);
+    let template = match body.template {
+        Some(_) if body.private => {
+            return Err(ApiError::bad("template", "a note cannot be a template").into())
+        }
+        Some(template) => Some(template.checked(channel)?),
+        None => None,
+    };
+    let text = match (&template, body.text) {
+        (Some(template), None) => TemplateRequest::describe(template),
+        (_, text) => checked_text(text, &body.html)?,
+    };
+    let (domain, reply_token) = match channel {
         Some(channel) => {
             if !body.private {
-                check_can_send(&app, channel)?;
+                if template.is_none() {
+                    check_text_length(channel, &text)?;
+                }
+                check_can_send(&app, channel, conversation.id, template.is_some())?;
             }
             email_extras(&app, channel)
         }
@@ -116,7 +297,8 @@ pub async fn post_message(
         None => {
             return Err(ApiError::Unprocessable(
                 "the conversation's channel is no longer configured".into(),
-            ))
+            )
+            .into())
         }
     };
     let request = OutboundRequest {
@@ -131,6 +313,7 @@ pub async fn post_message(
         message_id_domain: domain,
         reply_token,
         now: app.clock.now(),
+        template,
     };
     let message = write_outbound(&app, request).await?;
     Ok((StatusCode::CREATED, Json(message.into())))
@@ -201,7 +384,7 @@ pub async fn patch_conversation(
         .map_err(|e| ApiError::Internal(StoreError::Transaction(e.to_string())))??;
     app.store.durable().await?;
     let contact = app.store.contact(updated.contact)?;
-    Ok(Json(ConversationView::new(updated, contact)))
+    Ok(Json(conversation_view(&app, updated, contact)))
 }
 
 #[derive(Deserialize)]
@@ -246,6 +429,12 @@ pub async fn start_conversation(
             )
         })?
         .clone();
+    if !matches!(channel.kind, ChannelKind::Email(_)) {
+        return Err(ApiError::Unprocessable(format!(
+            "conversations cannot be started on {} channels: the person writes first",
+            channel.kind.name()
+        )));
+    }
     let to = body
         .to
         .as_deref()
@@ -256,7 +445,7 @@ pub async fn start_conversation(
         .filter(|s| !s.trim().is_empty())
         .ok_or_else(|| ApiError::bad("subject", "must not be empty"))?;
     let text = checked_text(body.text, &body.html)?;
-    check_can_send(&app, &channel)?;
+    check_email_can_send(&app, &channel)?;
     let (domain, reply_token) = email_extras(&app, &channel);
     let request = OutboundRequest {
         target: Target::New {
@@ -283,6 +472,7 @@ pub async fn start_conversation(
         message_id_domain: domain,
         reply_token,
         now: app.clock.now(),
+        template: None,
     };
     let message = write_outbound(&app, request).await?;
     let conversation = app
@@ -295,7 +485,7 @@ pub async fn start_conversation(
     Ok((
         StatusCode::CREATED,
         Json(StartedConversation {
-            conversation: ConversationView::new(conversation, contact),
+            conversation: conversation_view(&app, conversation, contact),
             message: message.into(),
         }),
     ))

@@ -6,7 +6,7 @@ use sled::Transactional;
 use super::{decode, encode, keys, Store, StoreError};
 use crate::email_address;
 use crate::ids::Id;
-use crate::model::Contact;
+use crate::model::{ConsentRecord, Contact};
 
 /// What to change on a contact; `None` leaves a field as it is,
 /// `Some(None)` clears it.
@@ -119,5 +119,38 @@ impl Store {
             .availability
             .get(agent.as_bytes())?
             .is_some_and(|value| value.first() == Some(&1)))
+    }
+}
+
+impl Store {
+    /// The contact an identity belongs to, if it is known.
+    pub fn contact_by_identity(
+        &self,
+        kind: &str,
+        handle: &str,
+    ) -> Result<Option<Contact>, StoreError> {
+        match self.trees.identities.get(keys::identity(kind, handle))? {
+            Some(id) => self
+                .required(&self.trees.contacts, &id, "contact")
+                .map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Records a person's consent on their contact (blocking).
+    pub fn record_consent(&self, id: Id, consent: ConsentRecord) -> Result<Contact, StoreError> {
+        let _writer = self.lock_writer();
+        let mut contact = self
+            .contact(id)?
+            .ok_or(StoreError::NotFound { what: "contact" })?;
+        contact.consent = Some(consent);
+        let mut writes = super::write_set::WriteSet::default();
+        writes.put(
+            super::write_set::TreeId::Contacts,
+            id.to_bytes(),
+            encode(&contact),
+        );
+        self.commit(&writes)?;
+        Ok(contact)
     }
 }

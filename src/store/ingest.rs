@@ -33,6 +33,8 @@ pub struct Accepted {
     /// The message had been stored before (same channel and external id).
     pub duplicate: bool,
     pub new_conversation: bool,
+    /// The sender was not known before this message.
+    pub new_contact: bool,
     pub thread_reason: ThreadReason,
 }
 
@@ -60,7 +62,9 @@ impl Store {
             &inbound.sender.identity.kind,
             &inbound.sender.identity.handle,
         );
-        let (contact, contact_changed) = match t.identities.get(&identity_key)? {
+        let known = t.identities.get(&identity_key)?;
+        let new_contact = known.is_none();
+        let (contact, contact_changed) = match known {
             Some(id_bytes) => {
                 let mut contact: Contact = self.required(&t.contacts, &id_bytes, "contact")?;
                 let changed = fill_contact(&mut contact, &inbound);
@@ -73,6 +77,7 @@ impl Store {
                     email: inbound.sender.email.clone(),
                     phone: inbound.sender.phone.clone(),
                     owner: None,
+                    consent: None,
                     created_at: now,
                 },
                 true,
@@ -136,6 +141,7 @@ impl Store {
             author: None,
             private: false,
             status: None,
+            template: None,
         };
 
         let mut writes = WriteSet::default();
@@ -214,6 +220,7 @@ impl Store {
             contact: contact.id,
             duplicate: false,
             new_conversation,
+            new_contact,
             thread_reason,
         })
     }
@@ -231,6 +238,7 @@ impl Store {
             contact: conversation.contact,
             duplicate: true,
             new_conversation: false,
+            new_contact: false,
             thread_reason: message.thread_reason,
         })
     }

@@ -3,7 +3,7 @@
 //! separated by a NUL byte, which ids and config names never contain.
 
 use crate::ids::Id;
-use crate::model::{ConversationStatus, Millis};
+use crate::model::{Conversation, ConversationStatus, Millis};
 
 pub const SEP: u8 = 0;
 /// The scope or status part that matches every inbox or every status.
@@ -74,20 +74,30 @@ pub fn activity(scope: &str, status: &str, last: Millis, conversation: Id) -> Ve
     key
 }
 
+/// The scope of open conversations nobody is assigned, across inboxes
+/// (`~` never occurs in an inbox id).
+pub const UNASSIGNED: &str = "~unassigned";
+
 /// Every activity-index key a conversation has: its inbox and every inbox,
-/// its status and any status.
-pub fn activity_keys(
-    inbox: &str,
-    status: ConversationStatus,
-    last: Millis,
-    id: Id,
-) -> [Vec<u8>; 4] {
-    [
-        activity(inbox, status.as_str(), last, id),
-        activity(inbox, ANY, last, id),
-        activity(ANY, status.as_str(), last, id),
-        activity(ANY, ANY, last, id),
-    ]
+/// its status and any status; plus the unassigned scope while it is open
+/// and unassigned.
+pub fn activity_keys(conversation: &Conversation) -> Vec<Vec<u8>> {
+    let c = conversation;
+    let mut keys = vec![
+        activity(&c.inbox, c.status.as_str(), c.last_message_at, c.id),
+        activity(&c.inbox, ANY, c.last_message_at, c.id),
+        activity(ANY, c.status.as_str(), c.last_message_at, c.id),
+        activity(ANY, ANY, c.last_message_at, c.id),
+    ];
+    if c.assignee.is_none() && c.status == ConversationStatus::Open {
+        keys.push(activity(
+            UNASSIGNED,
+            c.status.as_str(),
+            c.last_message_at,
+            c.id,
+        ));
+    }
+    keys
 }
 
 /// The conversation id at the end of an activity-index key.

@@ -12,11 +12,13 @@ mod event_log;
 mod group_commit;
 mod ingest;
 mod keys;
+mod media;
 mod merge;
 mod outbound;
 #[cfg(test)]
 mod outbound_tests;
 mod outbox;
+mod provider_ids;
 mod read;
 mod routing;
 mod schema;
@@ -32,6 +34,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 pub use contacts::{ContactPatch, ContactUpdateError};
 pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};
+pub use media::{MediaJob, MediaSource};
 pub use merge::MergeError;
 pub use outbound::{OutboundError, OutboundRequest, Target};
 pub use outbox::{Job, Notification};
@@ -65,6 +68,10 @@ struct Trees {
     /// Agents' open-assignment counts and per-contact ticket counts.
     counters: sled::Tree,
     tickets: sled::Tree,
+    /// Attachments still to fetch, by due time (`media`).
+    media_jobs: sled::Tree,
+    /// `channel NUL provider id` -> outbound message (`provider_ids`).
+    provider_ids: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -139,6 +146,8 @@ impl Store {
             availability: tree("availability")?,
             counters: tree("counters")?,
             tickets: tree("tickets")?,
+            media_jobs: tree("media_jobs")?,
+            provider_ids: tree("provider_ids")?,
         };
         schema::check_or_init(&trees.meta, path)?;
         db.flush().map_err(open_error)?;

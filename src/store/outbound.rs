@@ -11,7 +11,7 @@ use crate::ids::Id;
 use crate::inbound::Sender;
 use crate::model::{
     AssignmentRecord, Author, Contact, Conversation, ConversationStatus, DeliveryState,
-    DeliveryStatus, Direction, Message, MessageFlag, Millis, Party, ThreadReason,
+    DeliveryStatus, Direction, Message, MessageFlag, MessageTemplate, Millis, Party, ThreadReason,
 };
 use rand::distributions::{Alphanumeric, DistString};
 
@@ -45,6 +45,8 @@ pub struct OutboundRequest {
     /// For email: give the conversation a reply-address token if it has none.
     pub reply_token: bool,
     pub now: Millis,
+    /// For WhatsApp: the approved template to send instead of the text.
+    pub template: Option<MessageTemplate>,
 }
 
 /// Why an outbound message was not written.
@@ -175,6 +177,7 @@ impl Store {
                 provider_id: None,
                 updated_at: now,
             }),
+            template: request.template.clone(),
         };
         let job = (!request.private).then_some(Job {
             message: message_id,
@@ -255,6 +258,7 @@ impl Store {
                 email: recipient.email.clone(),
                 phone: recipient.phone.clone(),
                 owner: None,
+                consent: None,
                 created_at: now,
             }),
         }

@@ -17,6 +17,7 @@ fn reply(conversation: crate::ids::Id, author: Author, now: i64) -> OutboundRequ
         message_id_domain: Some("mx.example.test".into()),
         reply_token: true,
         now,
+        template: None,
     }
 }
 

@@ -122,16 +122,26 @@ impl Store {
         message.status = Some(status.clone());
         let stamped = self.stamp(vec![Event::status(&inbox, &message, &status, now)]);
         let message_bytes = encode(&message);
-        let result: Result<(), TransactionError<()>> = (&t.outbox, &t.messages, &t.events)
-            .transaction(|(outbox, messages, events)| {
-                outbox.remove(job.key())?;
-                if let Some(next) = next {
-                    outbox.insert(next.key(), encode(next))?;
-                }
-                messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
-                stamped.insert(events)?;
-                Ok::<(), ConflictableTransactionError<()>>(())
-            });
+        // The provider's id for the sent message, so its later statuses find it.
+        let provider_key = status
+            .provider_id
+            .as_deref()
+            .map(|id| super::provider_ids::key(&message.channel, id));
+        let result: Result<(), TransactionError<()>> =
+            (&t.outbox, &t.messages, &t.events, &t.provider_ids).transaction(
+                |(outbox, messages, events, provider_ids)| {
+                    outbox.remove(job.key())?;
+                    if let Some(next) = next {
+                        outbox.insert(next.key(), encode(next))?;
+                    }
+                    messages.insert(stored_ref.as_slice(), message_bytes.as_slice())?;
+                    stamped.insert(events)?;
+                    if let Some(key) = &provider_key {
+                        provider_ids.insert(key.as_slice(), stored_ref.as_slice())?;
+                    }
+                    Ok::<(), ConflictableTransactionError<()>>(())
+                },
+            );
         result.map_err(|e| StoreError::Transaction(format!("{e:?}")))?;
         self.mark_committed(&stamped);
         Ok(Some(message))

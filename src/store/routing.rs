@@ -93,11 +93,11 @@ impl Store {
     ) -> Result<(), StoreError> {
         writes.put(TreeId::Conversations, new.id.to_bytes(), encode(new));
         if let Some(old) = old {
-            for key in keys::activity_keys(&old.inbox, old.status, old.last_message_at, old.id) {
+            for key in keys::activity_keys(old) {
                 writes.remove(TreeId::Activity, key);
             }
         }
-        for key in keys::activity_keys(&new.inbox, new.status, new.last_message_at, new.id) {
+        for key in keys::activity_keys(new) {
             writes.put(TreeId::Activity, key, Vec::new());
         }
         let before = old.and_then(counted_against);
@@ -278,7 +278,7 @@ impl Store {
     ) -> Result<Vec<Conversation>, StoreError> {
         let _writer = self.lock_writer();
         let mut assigned = Vec::new();
-        let prefix = keys::activity_prefix(keys::ANY, ConversationStatus::Open.as_str());
+        let prefix = keys::activity_prefix(keys::UNASSIGNED, ConversationStatus::Open.as_str());
         for entry in self.trees.activity.scan_prefix(&prefix) {
             if capacity.is_some_and(|cap| self.load(agent).map(|l| l.open).unwrap_or(cap) >= cap) {
                 break;
@@ -304,5 +304,48 @@ impl Store {
             assigned.push(new);
         }
         Ok(assigned)
+    }
+}
+
+impl Store {
+    /// Assigns an existing unassigned conversation by `plan` (blocking), for
+    /// conversations whose routing waited (e.g. for consent). Returns the
+    /// conversation as it is now.
+    pub fn assign_conversation(
+        &self,
+        id: Id,
+        plan: &AssignmentPlan,
+        now: Millis,
+    ) -> Result<Conversation, StoreError> {
+        let _writer = self.lock_writer();
+        let old = self.conversation(id)?.ok_or(StoreError::NotFound {
+            what: "conversation",
+        })?;
+        if old.assignee.is_some() {
+            return Ok(old);
+        }
+        let contact = self
+            .contact(old.contact)?
+            .ok_or(StoreError::NotFound { what: "contact" })?;
+        let Some((record, notify)) = self.choose_assignee(plan, &contact, now)? else {
+            return Ok(old);
+        };
+        let mut new = old.clone();
+        new.assignee = record.agent.clone();
+        new.assignment_history.push(record);
+        let mut writes = WriteSet::default();
+        if let Some(owner) = &notify {
+            self.queue_owner_notification(&mut writes, &new, owner, now);
+        }
+        let stamped = self.stamp(vec![crate::events::Event::conversation(
+            crate::events::EventKind::ConversationUpdated,
+            &new,
+            now,
+        )]);
+        stamped.add_to(&mut writes);
+        self.put_conversation(&mut writes, Some(&old), &new, now)?;
+        self.commit(&writes)?;
+        self.mark_committed(&stamped);
+        Ok(new)
     }
 }

@@ -32,6 +32,7 @@ pub(super) fn inbound(channel: &str, external_id: &str, from: &str) -> Inbound {
         flags: vec![],
         sent_at: None,
         raw: Some(b"raw bytes".to_vec()),
+        postback: None,
     }
 }
 

@@ -3,8 +3,11 @@
 //! bearer token.
 #![allow(dead_code)]
 
+pub mod graph;
+pub mod graph_send;
 pub mod mails;
 pub mod relay;
+pub mod routing;
 pub mod smtp;
 pub mod ws;
 

@@ -54,6 +54,7 @@ pub(crate) fn message(at: i64, direction: Direction, external_id: Option<&str>) 
         author: None,
         private: false,
         status: None,
+        template: None,
     }
 }
 
@@ -101,6 +102,7 @@ pub(crate) fn delivery() -> OutboundDelivery {
             email: Some("jane@customer.example".to_string()),
             phone: None,
             owner: None,
+            consent: None,
             created_at: 1_700_000_001_000,
         },
         history: vec![

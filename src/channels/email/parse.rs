@@ -188,6 +188,7 @@ impl ParsedMail {
             flags,
             sent_at: self.sent_at,
             raw: Some(raw.to_vec()),
+            postback: None,
         }
     }
 }
