@@ -26,7 +26,17 @@ pub struct ContactView {
     pub email: Option<String>,
     pub phone: Option<String>,
     pub owner: Option<String>,
+    /// The consent the person gave, when a channel asked for it.
+    pub consent: Option<ConsentView>,
     pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct ConsentView {
+    pub mode: crate::config::Consent,
+    pub text: String,
+    pub channel: String,
+    pub at: String,
 }
 
 impl From<Contact> for ContactView {
@@ -37,6 +47,12 @@ impl From<Contact> for ContactView {
             email: c.email,
             phone: c.phone,
             owner: c.owner,
+            consent: c.consent.map(|r| ConsentView {
+                mode: r.mode,
+                text: r.text,
+                channel: r.channel,
+                at: rfc3339(r.at),
+            }),
             created_at: rfc3339(c.created_at),
         }
     }

@@ -9,6 +9,7 @@
 //! `graph_errors`; an invalid token also marks the channel unhealthy, and
 //! the next successful send marks it healthy again.
 
+use crate::automations;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -219,10 +220,18 @@ pub fn prepare(
                 .filter(|psid| !psid.is_empty())
                 .ok_or(SendError::NoRecipient("page-scoped id"))?;
             let text = checked_text(&delivery.message, MESSENGER_MAX_TEXT, "Messenger")?;
+            let mut body = messenger_body(psid, mode, text);
+            if is_consent_request(&delivery.message) {
+                body["message"]["quick_replies"] = json!([{
+                    "content_type": "text",
+                    "title": "I agree",
+                    "payload": automations::CONSENT_AGREE,
+                }]);
+            }
             Ok((
                 GraphRequest {
                     url: messages_url(&page.graph, &page.page_id),
-                    body: messenger_body(psid, mode, text),
+                    body,
                     provider,
                 },
                 page.page_token.expose(),
@@ -297,6 +306,12 @@ fn psid<'a>(page_id: &str, handle: &'a str) -> &'a str {
         .strip_prefix(page_id)
         .and_then(|rest| rest.strip_prefix(':'))
         .unwrap_or(handle)
+}
+
+/// Whether the message asks the person for consent (it then carries the
+/// "I agree" quick reply whose payload the automations wait for).
+fn is_consent_request(message: &crate::model::Message) -> bool {
+    matches!(&message.author, Some(Author::Automation { name }) if name == automations::CONSENT_REQUEST)
 }
 
 /// `+<digits>` from a WhatsApp id or phone number; `None` without digits.
