@@ -177,19 +177,8 @@ impl Store {
             writes.put(TreeId::Identities, &identity_key, contact.id.to_bytes());
         }
         self.put_conversation(&mut writes, old_conversation.as_ref(), &conversation, now)?;
-        let stored_ref = keys::message(conversation.id, message_id);
-        writes.put(TreeId::Messages, &stored_ref, encode(&message));
-        writes.put(
-            TreeId::MessageConversation,
-            message_id.to_bytes(),
-            conversation.id.to_bytes(),
-        );
+        let stored_ref = self.put_message(&mut writes, &conversation, &message);
         if let Some(external_id) = &inbound.external_id {
-            writes.put(
-                TreeId::ExternalRefs,
-                keys::external_ref(&inbox, external_id),
-                stored_ref.clone(),
-            );
             writes.put(
                 TreeId::Dedupe,
                 keys::dedupe(&inbound.channel, external_id),

@@ -20,6 +20,7 @@ mod outbound_tests;
 mod outbox;
 mod provider_ids;
 mod read;
+mod records;
 mod routing;
 mod schema;
 #[cfg(test)]

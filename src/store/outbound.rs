@@ -208,20 +208,7 @@ impl Store {
         let mut writes = WriteSet::default();
         stamped.add_to(&mut writes);
         self.put_conversation(&mut writes, old.as_ref(), &conversation, now)?;
-        let stored_ref = keys::message(conversation.id, message_id);
-        writes.put(TreeId::Messages, &stored_ref, encode(&message));
-        writes.put(
-            TreeId::MessageConversation,
-            message_id.to_bytes(),
-            conversation.id.to_bytes(),
-        );
-        if let Some(external_id) = &message.external_id {
-            writes.put(
-                TreeId::ExternalRefs,
-                keys::external_ref(&conversation.inbox, external_id),
-                stored_ref.clone(),
-            );
-        }
+        self.put_message(&mut writes, &conversation, &message);
         if let Some(job) = &job {
             writes.put(TreeId::Outbox, job.key(), encode(job));
         }
