@@ -1,5 +1,6 @@
 //! `App`: the shared state every adapter and handler works with: the current
-//! workspace (swapped on SIGHUP), the store, the clock and the API tokens.
+//! workspace (swapped on SIGHUP), the store, the clock, the API tokens and
+//! the metrics.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -7,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
-use crate::config::Workspace;
+use crate::config::{MetricsSettings, Workspace};
+use crate::metrics::Metrics;
 use crate::model::Millis;
 use crate::presence::Presence;
 use crate::store::Store;
@@ -31,6 +33,10 @@ pub struct App {
     /// Channels whose provider refused our credentials (shared with the
     /// senders that find out).
     pub channel_health: ChannelHealth,
+    /// The Prometheus metrics call sites bump (`GET /metrics`).
+    pub metrics: Arc<Metrics>,
+    /// Who may scrape `/metrics`, and whether it has its own listener.
+    pub metrics_settings: MetricsSettings,
 }
 
 impl App {
@@ -40,6 +46,9 @@ impl App {
         clock: Arc<dyn Clock>,
         tokens: TokenRegistry,
     ) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        metrics.describe(&workspace);
+        store.observe_flushes(metrics.flush_observer());
         App {
             workspace: ArcSwap::from_pointee(workspace),
             store,
@@ -51,6 +60,8 @@ impl App {
             relay_configured: false,
             hostname: "switchboard.localhost".to_string(),
             channel_health: ChannelHealth::default(),
+            metrics,
+            metrics_settings: MetricsSettings::default(),
         }
     }
 
@@ -61,6 +72,7 @@ impl App {
 
     /// Applies a new workspace atomically; requests in flight keep the old one.
     pub fn replace_workspace(&self, workspace: Workspace) {
+        self.metrics.describe(&workspace);
         self.workspace.store(Arc::new(workspace));
     }
 }

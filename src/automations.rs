@@ -37,8 +37,13 @@ fn rules(channel: &Channel) -> Option<Rules<'_>> {
             consent: Consent::None,
             consent_text: None,
         }),
-        ChannelKind::Email(_) => None,
+        ChannelKind::Email(_) | ChannelKind::Custom(_) => None,
     }
+}
+
+/// Whether the channel asks for explicit consent before routing.
+pub fn requires_consent(channel: &Channel) -> bool {
+    rules(channel).is_some_and(|r| r.consent == Consent::Explicit)
 }
 
 /// Whether routing must wait for the sender's consent on this channel.
@@ -100,7 +105,7 @@ pub async fn after_ingest(
             if let Some(text) = rules.instant_reply {
                 send(app, accepted, INSTANT_REPLY, text.to_string()).await?;
             }
-        } else if !already_asked(app, accepted)? {
+        } else {
             send(app, accepted, CONSENT_REQUEST, consent_text).await?;
         }
         return Ok(());
@@ -124,15 +129,6 @@ pub async fn after_ingest(
     Ok(())
 }
 
-/// Whether this conversation already carries a consent request.
-fn already_asked(app: &App, accepted: &Accepted) -> Result<bool, StoreError> {
-    Ok(app
-        .store
-        .messages(accepted.conversation)?
-        .iter()
-        .any(|m| matches!(&m.author, Some(Author::Automation { name }) if name == CONSENT_REQUEST)))
-}
-
 /// Queues an automated message in the conversation.
 async fn send(app: &App, accepted: &Accepted, name: &str, text: String) -> Result<(), IngestError> {
     let request = OutboundRequest {
@@ -150,11 +146,23 @@ async fn send(app: &App, accepted: &Accepted, name: &str, text: String) -> Resul
         now: app.clock.now(),
     };
     let store = app.store.clone();
-    let written = tokio::task::spawn_blocking(move || store.append_outbound(request))
-        .await
-        .map_err(|e| IngestError::Task(e.to_string()))?;
+    // A consent request goes once per conversation, checked and written in
+    // one step (several messages of a batch arrive together).
+    let once = name == CONSENT_REQUEST;
+    let written = tokio::task::spawn_blocking(move || {
+        if once {
+            store
+                .append_automation_once(request)
+                .map(|sent| sent.is_some())
+        } else {
+            store.append_outbound(request).map(|_| true)
+        }
+    })
+    .await
+    .map_err(|e| IngestError::Task(e.to_string()))?;
     match written {
-        Ok(_) => {}
+        Ok(false) => return Ok(()),
+        Ok(true) => {}
         // The person's last message was an auto-reply: automations stay quiet.
         Err(OutboundError::AutoReplyLoop) => return Ok(()),
         Err(OutboundError::NotFound) => {

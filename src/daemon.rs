@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::app::App;
+use crate::channels::custom::send::CustomSender;
 use crate::channels::email::receive::EmailReceiver;
 use crate::channels::email::relay::{EmailSender, RelayError};
 use crate::channels::email::smtp::{self, SmtpServer};
@@ -48,6 +49,8 @@ pub enum DaemonError {
 pub struct Listeners {
     pub smtp: Option<TcpListener>,
     pub http: TcpListener,
+    /// `metrics.listen`: `/metrics` alone, off the main HTTP listener.
+    pub metrics: Option<TcpListener>,
 }
 
 impl Listeners {
@@ -70,8 +73,22 @@ impl Listeners {
                 addr: config.http.listen,
                 source,
             })?;
-        Ok(Listeners { smtp, http })
+        let metrics = match config.metrics.listen {
+            Some(addr) => Some(bind("metrics", addr).await?),
+            None => None,
+        };
+        Ok(Listeners {
+            smtp,
+            http,
+            metrics,
+        })
     }
+}
+
+async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DaemonError> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|source| DaemonError::Bind { what, addr, source })
 }
 
 /// Installs the process-wide rustls crypto provider (aws-lc-rs) once, so a
@@ -105,8 +122,10 @@ pub async fn run(
             .map(EmailSender::new)
             .transpose()?,
         meta: MetaSender::new(app.clock.clone(), app.channel_health.clone()),
+        custom: CustomSender::new(app.clock.clone(), app.channel_health.clone()),
     };
     app.relay_configured = senders.email.is_some();
+    app.metrics_settings = config.metrics.clone();
     if let Some(smtp) = &config.smtp {
         app.hostname = smtp.hostname.clone();
     }
@@ -121,21 +140,18 @@ pub async fn run(
             settings.clone(),
             tls,
             Arc::new(EmailReceiver::new(app.clone())),
+            app.metrics.smtp.clone(),
         );
         tasks.spawn(server.serve(listener, shutdown.clone(), DRAIN_DEADLINE));
     }
     ready.push(format!("http={}", listeners.http.local_addr()?));
     let router = crate::http::router(app.clone());
-    let http_shutdown = shutdown.clone();
-    let http_listener = listeners.http;
-    tasks.spawn(async move {
-        let served = axum::serve(http_listener, router)
-            .with_graceful_shutdown(http_shutdown.cancelled_owned())
-            .await;
-        if let Err(error) = served {
-            tracing::error!(%error, "HTTP server stopped");
-        }
-    });
+    tasks.spawn(serve_http("HTTP", listeners.http, router, shutdown.clone()));
+    if let Some(listener) = listeners.metrics {
+        ready.push(format!("metrics={}", listener.local_addr()?));
+        let router = crate::http::metrics_router(app.clone());
+        tasks.spawn(serve_http("metrics", listener, router, shutdown.clone()));
+    }
     tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
     let greetings = app.workspace();
     tasks.spawn(async move { profile::set_greetings(&greetings).await });
@@ -161,6 +177,21 @@ pub async fn run(
     store.flush_now()?;
     tracing::info!(flushes = store.flush_count(), "stopped");
     Ok(())
+}
+
+/// Serves `router` on `listener` until `shutdown` is cancelled.
+async fn serve_http(
+    what: &'static str,
+    listener: TcpListener,
+    router: axum::Router,
+    shutdown: CancellationToken,
+) {
+    let served = axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await;
+    if let Err(error) = served {
+        tracing::error!(%error, listener = what, "HTTP server stopped");
+    }
 }
 
 /// Cancels `shutdown` on SIGTERM or SIGINT.

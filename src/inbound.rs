@@ -35,6 +35,9 @@ pub struct ThreadHints {
     /// Continue the sender's latest open conversation on this channel
     /// (chat and messaging channels, where there is no subject line).
     pub continue_open: bool,
+    /// The channel's own thread id (a custom channel's `thread_id`): every
+    /// message naming it joins the conversation its first message started.
+    pub thread: Option<String>,
 }
 
 /// An attachment as received.

@@ -59,6 +59,8 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
         .await
         .map_err(|e| IngestError::Task(e.to_string()))??;
     app.store.durable().await?;
+    app.metrics
+        .ingested(channel.kind.name(), accepted.duplicate);
     tracing::debug!(
         message = %accepted.message,
         conversation = %accepted.conversation,

@@ -16,6 +16,8 @@
 //! - [`events`]: the durable event log agents follow live.
 //! - [`http`]: the agent API and its live event socket.
 //! - [`daemon`]: listeners, signals, shutdown, systemd notification.
+//! - [`metrics`]: the Prometheus registry and the typed handles call sites
+//!   bump; served as `GET /metrics` by [`http`].
 //! - [`model`], [`ids`], [`clock`], [`email_address`], [`tokens`], [`app`]:
 //!   shared types and helpers.
 
@@ -31,6 +33,7 @@ pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod ingest;
+pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod presence;

@@ -130,6 +130,15 @@ fn check_config(path: &Path) -> ExitCode {
         None => println!("smtp      off"),
     }
     println!("http      {}", config.http.listen);
+    let scrape = match &config.metrics.token {
+        Some(_) => "metrics token",
+        None if config.metrics.listen.is_some() => "open",
+        None => "admin API token",
+    };
+    match config.metrics.listen {
+        Some(addr) => println!("metrics   {addr}/metrics ({scrape})"),
+        None => println!("metrics   /metrics on the http listener ({scrape})"),
+    }
     match &config.outbound_smtp {
         Some(relay) => println!(
             "relay     {}:{} ({:?}{})",
@@ -177,6 +186,31 @@ fn check_config(path: &Path) -> ExitCode {
                     println!(
                         "  channel {} whatsapp number {}",
                         channel.id, number.phone_number_id
+                    );
+                }
+                ChannelKind::Custom(custom) => {
+                    // Scheme, host and port only: a path may carry a secret.
+                    let url = &custom.webhook_url;
+                    println!(
+                        "  channel {} custom webhook {}://{}{}{}",
+                        channel.id,
+                        url.scheme(),
+                        url.host_str().unwrap_or_default(),
+                        url.port().map(|p| format!(":{p}")).unwrap_or_default(),
+                        if custom.allow_private_targets {
+                            " (private targets allowed)"
+                        } else {
+                            ""
+                        }
+                    );
+                    let caps = custom.capabilities;
+                    println!(
+                        "          text up to {}, attachments {}, rich text {}",
+                        caps.max_text_length
+                            .map(|m| format!("{m} characters"))
+                            .unwrap_or_else(|| "any length".into()),
+                        if caps.attachments { "yes" } else { "no" },
+                        if caps.rich_text { "yes" } else { "no" },
                     );
                 }
             }

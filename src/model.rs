@@ -137,6 +137,9 @@ pub enum ThreadReason {
     ReplyToken,
     /// The channel continues the sender's open conversation (chat, messaging).
     Continued,
+    /// Its channel thread id (a custom channel's `thread_id`) named the
+    /// conversation.
+    Thread,
 }
 
 /// Facts about a message that automations must respect.
@@ -262,6 +265,10 @@ pub struct Message {
     /// describes it in the timeline).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template: Option<MessageTemplate>,
+    /// The channel's thread id an inbound message named (a custom
+    /// channel's `thread_id`), so replies can name it too.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 /// An approved WhatsApp message template and its body parameters, in order.

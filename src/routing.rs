@@ -116,10 +116,25 @@ pub async fn backfill(app: &std::sync::Arc<App>, agent_id: &str) -> Result<usize
     let store = app.store.clone();
     let agent = agent_id.to_string();
     let now = app.clock.now();
-    let assigned =
-        tokio::task::spawn_blocking(move || store.assign_waiting(&agent, &channels, capacity, now))
-            .await
-            .map_err(|e| StoreError::Transaction(e.to_string()))??;
+    // A conversation whose sender has not given a consent the channel
+    // requires waits for it, not for an agent.
+    let check_store = app.store.clone();
+    let may_route = move |conversation: &crate::model::Conversation| {
+        let Some(channel) = workspace.channel(&conversation.channel) else {
+            return false;
+        };
+        !crate::automations::requires_consent(channel)
+            || check_store
+                .contact(conversation.contact)
+                .ok()
+                .flatten()
+                .is_some_and(|contact| contact.consent.is_some())
+    };
+    let assigned = tokio::task::spawn_blocking(move || {
+        store.assign_waiting(&agent, &channels, capacity, now, &may_route)
+    })
+    .await
+    .map_err(|e| StoreError::Transaction(e.to_string()))??;
     app.store.durable().await?;
     if !assigned.is_empty() {
         tracing::info!(

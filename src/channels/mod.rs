@@ -1,5 +1,6 @@
 //! Channel adapters: each knows its wire format, verifies and parses what
 //! arrives into an `Inbound`, and answers the sender with what ingest returns.
 
+pub mod custom;
 pub mod email;
 pub mod meta;

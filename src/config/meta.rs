@@ -172,3 +172,77 @@ pub(super) fn whatsapp(
         graph: GraphApi::new(raw.graph_base_url.clone(), raw.api_version.clone()),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn config(dir: &Path, second_page: &str) -> String {
+        std::fs::write(dir.join("secret"), "app-secret\n").unwrap();
+        std::fs::write(dir.join("token"), "page-token\n").unwrap();
+        format!(
+            r#"
+            [storage]
+            path = "data"
+            [http]
+            listen = "127.0.0.1:0"
+            [[inboxes]]
+            id = "social"
+            name = "Social"
+            [[channels]]
+            id = "page-a"
+            inbox = "social"
+            kind = "messenger"
+            page_id = "111"
+            app_id = "9"
+            app_secret_file = "secret"
+            verify_token = "v"
+            page_token_file = "token"
+            [[channels]]
+            id = "page-b"
+            inbox = "social"
+            kind = "messenger"
+            page_id = "{second_page}"
+            app_id = "9"
+            app_secret_file = "secret"
+            verify_token = "v"
+            page_token_env = "SWITCHBOARD_TEST_UNSET_TOKEN"
+            "#
+        )
+    }
+
+    #[test]
+    fn a_page_connects_to_one_channel_and_secrets_must_exist() {
+        let dir = tempfile::tempdir().unwrap();
+        let errors = crate::config::parse(&config(dir.path(), "111"), dir.path())
+            .unwrap_err()
+            .problems();
+        let joined = errors.join("\n");
+        assert!(
+            joined.contains("channels[1].page_id: page 111 is already connected"),
+            "{joined}"
+        );
+        assert!(joined.contains("channels[1].page_token_env: environment variable SWITCHBOARD_TEST_UNSET_TOKEN is not set"), "{joined}");
+        assert!(
+            !joined.contains("app-secret"),
+            "secrets never appear in errors"
+        );
+    }
+
+    #[test]
+    fn secrets_are_read_from_files_and_never_printed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = config(dir.path(), "222").replace(
+            "page_token_env = \"SWITCHBOARD_TEST_UNSET_TOKEN\"",
+            "page_token_file = \"token\"",
+        );
+        let config = crate::config::parse(&text, dir.path()).unwrap();
+        let channel = config.workspace.channel("page-a").unwrap();
+        let crate::config::ChannelKind::Messenger(page) = &channel.kind else {
+            panic!("a messenger channel")
+        };
+        assert_eq!(page.app_secret.expose(), "app-secret");
+        assert_eq!(page.page_token.expose(), "page-token");
+        assert!(!format!("{page:?}").contains("page-token"));
+    }
+}

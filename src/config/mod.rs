@@ -3,8 +3,10 @@
 //! it, reporting every error with its key path; the validated `Workspace` is
 //! what handlers read, swapped atomically on SIGHUP.
 
+mod custom;
 mod delivery;
 mod meta;
+mod metrics;
 mod raw;
 mod routing;
 mod secret;
@@ -15,7 +17,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use custom::{Capabilities, CustomChannel, WebhookSecret};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
+pub use metrics::MetricsSettings;
 pub use raw::{AssignTo, Consent, ForwardedSender, RelayTls, Role, SenderName};
 pub use routing::{Pipeline, Priority, RoutingRule, RoutingSettings, TicketOwner, TicketRule};
 pub use secret::Secret;
@@ -30,6 +34,8 @@ pub struct Config {
     /// The relay replies are sent through; `None` when not configured.
     pub outbound_smtp: Option<RelaySettings>,
     pub outbox: OutboxSettings,
+    /// Who may scrape `GET /metrics`, and where (`[metrics]`).
+    pub metrics: MetricsSettings,
     pub workspace: Workspace,
     /// Things worth telling the operator that are not errors.
     pub warnings: Vec<String>,

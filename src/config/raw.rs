@@ -29,6 +29,17 @@ pub struct RawHttp {
     pub listen: String,
 }
 
+/// `[metrics]`: who may scrape `GET /metrics`, and where.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawMetrics {
+    /// A separate address serving only `/metrics`.
+    pub listen: Option<String>,
+    /// A file or environment variable holding the scrape bearer token.
+    pub token_file: Option<String>,
+    pub token_env: Option<String>,
+}
+
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum RelayTls {
@@ -224,6 +235,7 @@ pub enum RawChannel {
     Email(RawEmailChannel),
     Messenger(RawMessengerChannel),
     Whatsapp(RawWhatsappChannel),
+    Custom(RawCustomChannel),
 }
 
 /// How a messaging channel asks for consent before people are answered.
@@ -281,4 +293,47 @@ pub struct RawWhatsappChannel {
     pub api_version: Option<String>,
     pub routing: Option<RawRouting>,
     pub tickets: Option<RawTickets>,
+}
+
+/// Any other messaging app, connected through Switchboard's own channel API
+/// (docs/custom-channels.md): the integration posts messages in with its
+/// token and receives replies on its signed webhook.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCustomChannel {
+    pub id: String,
+    pub inbox: String,
+    /// The bearer token the integration presents.
+    pub inbound_token_file: Option<String>,
+    pub inbound_token_env: Option<String>,
+    /// Where agents' replies are POSTed.
+    pub webhook_url: String,
+    /// A `whsec_`-prefixed base64 secret that signs the webhook.
+    pub webhook_secret_file: Option<String>,
+    pub webhook_secret_env: Option<String>,
+    /// How long one webhook request may take (default 15 s).
+    pub webhook_timeout_secs: Option<u64>,
+    #[serde(default)]
+    pub capabilities: RawCapabilities,
+    /// Allow a webhook URL that resolves to a private, loopback or
+    /// link-local address (an integration on the same host or LAN).
+    #[serde(default)]
+    pub allow_private_targets: bool,
+    pub routing: Option<RawRouting>,
+    pub tickets: Option<RawTickets>,
+}
+
+/// What the integration's app can show, so replies are checked before
+/// they are queued.
+#[derive(Debug, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawCapabilities {
+    /// The longest reply text, in characters; no limit when absent.
+    pub max_text_length: Option<usize>,
+    /// Whether the app can show attachments.
+    #[serde(default)]
+    pub attachments: bool,
+    /// Whether the app can show HTML (the reply's `html` is sent only then).
+    #[serde(default)]
+    pub rich_text: bool,
 }

@@ -9,8 +9,10 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::custom;
 use super::delivery;
 use super::meta;
+use super::metrics;
 use super::raw::*;
 use super::routing::{self, Pipeline, RoutingSettings};
 use super::workspace::*;
@@ -23,10 +25,11 @@ const DEFAULT_MAX_SESSIONS: usize = 500;
 const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 300;
 const DEFAULT_SESSION_TIMEOUT_SECS: u64 = 1800;
 
-const SECTIONS: [&str; 12] = [
+const SECTIONS: [&str; 13] = [
     "storage",
     "smtp",
     "http",
+    "metrics",
     "outbound_smtp",
     "outbox",
     "routing",
@@ -126,6 +129,10 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
         .remove("outbox")
         .and_then(|v| decode(v, "outbox", &mut problems))
         .unwrap_or_default();
+    let raw_metrics: RawMetrics = table
+        .remove("metrics")
+        .and_then(|v| decode(v, "metrics", &mut problems))
+        .unwrap_or_default();
     let teams: Vec<RawTeam> = decode_list(&mut table, "teams", &mut problems);
     let agents: Vec<RawAgent> = decode_list(&mut table, "agents", &mut problems);
     let inboxes: Vec<RawInbox> = decode_list(&mut table, "inboxes", &mut problems);
@@ -176,6 +183,8 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     let outbound_smtp = outbound_smtp
         .and_then(|r| delivery::relay_settings(r, &hostname, base, &mut delivery_problems));
     let outbox = delivery::outbox_settings(outbox, &mut delivery_problems);
+    let metrics =
+        metrics::metrics_settings(raw_metrics, base, &mut delivery_problems, &mut warnings);
     for (path, message) in delivery_problems {
         problems.add(path, message);
     }
@@ -193,6 +202,7 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
             http,
             outbound_smtp,
             outbox,
+            metrics,
             workspace,
             warnings,
         }),
@@ -441,6 +451,12 @@ fn build_workspace(
                 c.routing.take(),
                 c.tickets.take(),
             ),
+            RawChannel::Custom(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
         };
         let routing = raw_routing.and_then(|rule| {
             let at = format!("{path}.routing");
@@ -480,6 +496,18 @@ fn build_workspace(
                         id,
                         inbox,
                         kind: ChannelKind::Whatsapp(settings),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
+            RawChannel::Custom(raw) => {
+                if let Some(settings) = custom::custom(&raw, &path, base, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Custom(settings),
                         routing,
                         tickets,
                     });

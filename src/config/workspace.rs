@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::custom::CustomChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
 use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
@@ -55,6 +56,8 @@ pub enum ChannelKind {
     Email(EmailChannel),
     Messenger(MessengerChannel),
     Whatsapp(WhatsappChannel),
+    /// Any other app, through the custom channel API.
+    Custom(CustomChannel),
 }
 
 impl ChannelKind {
@@ -63,6 +66,7 @@ impl ChannelKind {
             ChannelKind::Email(_) => "email",
             ChannelKind::Messenger(_) => "messenger",
             ChannelKind::Whatsapp(_) => "whatsapp",
+            ChannelKind::Custom(_) => "custom",
         }
     }
 }

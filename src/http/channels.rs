@@ -1,6 +1,7 @@
 //! `GET /api/v1/channels`: the channels of the inboxes the agent can see,
 //! and whether each can send (a provider that refused the channel's access
-//! token makes it unhealthy until a send succeeds again).
+//! token makes it unhealthy until a send succeeds again); custom channels
+//! also show their capabilities.
 
 use std::sync::Arc;
 
@@ -11,6 +12,7 @@ use serde::Serialize;
 use super::auth::CurrentAgent;
 use crate::app::App;
 use crate::clock::rfc3339;
+use crate::config::{Capabilities, ChannelKind};
 
 #[derive(Serialize)]
 pub struct ProblemView {
@@ -26,6 +28,9 @@ pub struct ChannelView {
     healthy: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<ProblemView>,
+    /// What a custom channel's app can show (replies are checked against it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    capabilities: Option<Capabilities>,
 }
 
 pub async fn list(State(app): State<Arc<App>>, agent: CurrentAgent) -> Json<Vec<ChannelView>> {
@@ -45,6 +50,10 @@ pub async fn list(State(app): State<Arc<App>>, agent: CurrentAgent) -> Json<Vec<
                     reason: p.reason,
                     at: rfc3339(p.at),
                 }),
+                capabilities: match &channel.kind {
+                    ChannelKind::Custom(custom) => Some(custom.capabilities),
+                    _ => None,
+                },
             }
         })
         .collect();

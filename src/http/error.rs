@@ -12,6 +12,9 @@ use crate::store::StoreError;
 pub enum ApiError {
     #[error("missing or invalid API token")]
     Unauthorized,
+    /// A valid credential that does not allow this (`403`).
+    #[error("{0}")]
+    Forbidden(&'static str),
     #[error("{what} not found")]
     NotFound { what: &'static str },
     #[error("invalid parameter `{field}`: {message}")]
@@ -22,6 +25,9 @@ pub enum ApiError {
     /// The message cannot be sent on its channel now (`422`).
     #[error("{0}")]
     Unprocessable(String),
+    /// The request or one of its parts is larger than allowed (`413`).
+    #[error("`{field}` is too large: {message}")]
+    TooLarge { field: String, message: String },
     #[error("internal error")]
     Internal(#[from] StoreError),
 }
@@ -41,18 +47,31 @@ impl ApiError {
             message: message.into(),
         }
     }
+
+    pub fn too_large(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::TooLarge {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, field) = match &self {
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized", None),
+            ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden", None),
             ApiError::NotFound { .. } => (StatusCode::NOT_FOUND, "not_found", None),
             ApiError::BadParameter { field, .. } => {
                 (StatusCode::BAD_REQUEST, "bad_request", Some(field.as_str()))
             }
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict", None),
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "cannot_send", None),
+            ApiError::TooLarge { field, .. } => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                Some(field.as_str()),
+            ),
             ApiError::Internal(error) => {
                 tracing::error!(%error, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)

@@ -63,6 +63,7 @@ pub async fn events(
 /// Streams the log to one subscriber until it leaves or falls behind.
 async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket: WebSocket) {
     let _present = PresenceGuard::new(app.clone(), agent_id.clone());
+    let _subscribed = app.metrics.event_subscriber();
     if let Err(error) = crate::routing::backfill(&app, &agent_id).await {
         tracing::error!(%error, "cannot assign waiting conversations");
     }

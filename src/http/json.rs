@@ -24,15 +24,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
                 "expected Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state)
-            .await
-            .map_err(|e| ApiError::bad("body", e.body_text()))?;
+        let bytes = Bytes::from_request(request, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::too_large("body", e.body_text())
+            } else {
+                ApiError::bad("body", e.body_text())
+            }
+        })?;
         let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(&mut deserializer) {
             Ok(value) => Ok(JsonBody(value)),
             Err(error) => {
                 let path = error.path().to_string();
-                let field = if path == "." {
+                // `?`: a syntax error before any field was reached.
+                let field = if path == "." || path == "?" {
                     "body".to_string()
                 } else {
                     path

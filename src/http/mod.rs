@@ -1,5 +1,5 @@
 //! The HTTP API for agents: a router on axum, bearer-token auth, JSON in
-//! and out, errors as `{error, message, field?}`.
+//! and out, errors as `{error, message, field?}`; and `GET /metrics`.
 
 mod auth;
 mod channels;
@@ -7,11 +7,12 @@ mod conversations;
 mod error;
 mod event_cache;
 mod events;
-mod json;
+pub(crate) mod json;
+mod metrics;
 mod people;
 mod resources;
 mod tickets;
-mod views;
+pub(crate) mod views;
 mod writes;
 
 use std::sync::Arc;
@@ -26,6 +27,7 @@ use tower_http::trace::TraceLayer;
 
 pub use error::ApiError;
 pub use event_cache::EventCache;
+pub use metrics::metrics_router;
 
 use crate::app::App;
 
@@ -80,10 +82,14 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/messages/{id}/attachments/{index}",
             get(resources::attachment),
         )
+        .merge(metrics::on_main_listener(&app))
         .fallback(|| async { ApiError::NotFound { what: "route" } })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,
         ))
+        // The custom channel API sets its own body limits (a published
+        // message carries its attachments), so it joins after the 1 MiB one.
+        .merge(crate::channels::custom::api::routes())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

@@ -49,6 +49,7 @@ pub async fn inboxes(agent: CurrentAgent) -> Json<Vec<InboxView>> {
                         ChannelKind::Email(email) => Some(email.address.clone()),
                         ChannelKind::Messenger(page) => Some(page.page_id.clone()),
                         ChannelKind::Whatsapp(number) => Some(number.phone_number_id.clone()),
+                        ChannelKind::Custom(_) => None,
                     },
                 })
                 .collect(),

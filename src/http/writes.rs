@@ -217,8 +217,13 @@ fn check_can_send(
         })
 }
 
-/// The provider's limit on a message's text; `400` over it.
+/// The provider's limit on a message's text; `400` over it. Over a custom
+/// channel's `capabilities.max_text_length` the reply cannot be sent: `422`.
 fn check_text_length(channel: &Channel, text: &str) -> Result<(), ApiError> {
+    if let ChannelKind::Custom(custom) = &channel.kind {
+        return crate::channels::custom::check_reply_text(custom, text)
+            .map_err(ApiError::Unprocessable);
+    }
     let Some(max) = max_text_chars(&channel.kind) else {
         return Ok(());
     };
@@ -238,7 +243,9 @@ fn check_text_length(channel: &Channel, text: &str) -> Result<(), ApiError> {
 fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
     match channel.kind {
         ChannelKind::Email(_) => (Some(app.hostname.clone()), true),
-        ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => (None, false),
+        ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) | ChannelKind::Custom(_) => {
+            (None, false)
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::backoff;
 use super::sender::{OutboundDelivery, SendOutcome};
 use crate::app::App;
+use crate::channels::custom::send::CustomSender;
 use crate::channels::email::notify::compose_notification;
 use crate::channels::email::relay::EmailSender;
 use crate::channels::meta::send::MetaSender;
@@ -33,6 +34,8 @@ pub struct Senders {
     pub email: Option<EmailSender>,
     /// Messenger and WhatsApp, through the Graph API.
     pub meta: MetaSender,
+    /// Custom channels, through their signed webhooks.
+    pub custom: CustomSender,
 }
 
 impl Senders {
@@ -45,6 +48,7 @@ impl Senders {
                 },
             },
             ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => self.meta.send(delivery).await,
+            ChannelKind::Custom(_) => self.custom.send(delivery).await,
         }
     }
 }
@@ -166,19 +170,26 @@ async fn attempt(
     let store = app.store.clone();
     let message = job.message;
     let settings = settings.clone();
+    let metrics = app.metrics.clone();
     let result = tokio::task::spawn_blocking(move || match outcome {
         SendOutcome::Delivered { provider_id } => {
             tracing::info!(%message, attempts, "delivered");
-            store.finish_job(&job, status(DeliveryState::Sent, None, provider_id), now)
+            store
+                .finish_job(&job, status(DeliveryState::Sent, None, provider_id), now)
+                .inspect(|sent| metrics.delivered(sent.as_ref(), now))
         }
         SendOutcome::Failed { reason } => {
             tracing::warn!(%message, %reason, "delivery failed");
-            store.finish_job(&job, status(DeliveryState::Failed, Some(reason), None), now)
+            store
+                .finish_job(&job, status(DeliveryState::Failed, Some(reason), None), now)
+                .inspect(|_| metrics.delivery_failed())
         }
         SendOutcome::Retry { reason, .. } if attempts >= settings.max_attempts => {
             tracing::warn!(%message, %reason, attempts, "delivery failed, giving up");
             let reason = format!("gave up after {attempts} attempts: {reason}");
-            store.finish_job(&job, status(DeliveryState::Failed, Some(reason), None), now)
+            store
+                .finish_job(&job, status(DeliveryState::Failed, Some(reason), None), now)
+                .inspect(|_| metrics.delivery_failed())
         }
         SendOutcome::Retry { reason, after } => {
             let delay = after.unwrap_or_else(|| backoff(&settings, attempts));

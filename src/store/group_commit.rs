@@ -3,14 +3,24 @@
 //! has arrived, notes the last committed event sequence number, runs one
 //! `fsync`-ing flush, answers them all and publishes that sequence number as
 //! durable. A waiter is only answered by a flush that started after it asked,
-//! so its write is covered.
+//! so its write is covered. A [`FlushObserver`], when set, is told the size
+//! and duration of every flush (the metrics module implements it).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot, watch};
 
 type Waiter = oneshot::Sender<Result<(), String>>;
+
+/// Told about every group-commit flush, after it ran.
+pub trait FlushObserver: Send + Sync + 'static {
+    /// One flush made `waiters` writers durable and took `elapsed`.
+    fn flushed(&self, waiters: usize, elapsed: Duration);
+}
+
+type Observer = Arc<OnceLock<Arc<dyn FlushObserver>>>;
 
 /// The handle writers use to wait for durability.
 #[derive(Clone)]
@@ -18,6 +28,7 @@ pub struct GroupCommit {
     requests: mpsc::UnboundedSender<Waiter>,
     flushes: Arc<AtomicU64>,
     durable_seq: watch::Receiver<u64>,
+    observer: Observer,
 }
 
 impl GroupCommit {
@@ -27,10 +38,12 @@ impl GroupCommit {
         let (requests, receiver) = mpsc::unbounded_channel();
         let flushes = Arc::new(AtomicU64::new(0));
         let (durable, durable_seq) = watch::channel(committed_seq.load(Ordering::SeqCst));
+        let observer = Observer::default();
         tokio::spawn(flusher(
             db,
             receiver,
             flushes.clone(),
+            observer.clone(),
             committed_seq,
             durable,
         ));
@@ -38,7 +51,13 @@ impl GroupCommit {
             requests,
             flushes,
             durable_seq,
+            observer,
         }
+    }
+
+    /// Sets the observer of every later flush; `false` if one was already set.
+    pub fn observe(&self, observer: Arc<dyn FlushObserver>) -> bool {
+        self.observer.set(observer).is_ok()
     }
 
     /// Waits until everything written before this call is on disk.
@@ -67,6 +86,7 @@ async fn flusher(
     db: sled::Db,
     mut receiver: mpsc::UnboundedReceiver<Waiter>,
     flushes: Arc<AtomicU64>,
+    observer: Observer,
     committed_seq: Arc<AtomicU64>,
     durable: watch::Sender<u64>,
 ) {
@@ -78,12 +98,16 @@ async fn flusher(
         // Everything committed up to here is covered by the flush below.
         let covered_seq = committed_seq.load(Ordering::SeqCst);
         let db = db.clone();
+        let started = Instant::now();
         let result = match tokio::task::spawn_blocking(move || db.flush()).await {
             Ok(Ok(_bytes)) => Ok(()),
             Ok(Err(error)) => Err(format!("flush failed: {error}")),
             Err(error) => Err(format!("flush task failed: {error}")),
         };
         flushes.fetch_add(1, Ordering::Relaxed);
+        if let Some(observer) = observer.get() {
+            observer.flushed(batch.len(), started.elapsed());
+        }
         match &result {
             Ok(()) => {
                 durable.send_if_modified(|seq| {

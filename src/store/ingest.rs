@@ -142,6 +142,7 @@ impl Store {
             private: false,
             status: None,
             template: None,
+            thread: inbound.thread_hints.thread.clone(),
         };
 
         let mut writes = WriteSet::default();
@@ -178,6 +179,16 @@ impl Store {
         }
         self.put_conversation(&mut writes, old_conversation.as_ref(), &conversation, now)?;
         let stored_ref = self.put_message(&mut writes, &conversation, &message);
+        if let Some(thread) = &inbound.thread_hints.thread {
+            // The thread's first message registers it; later ones found it.
+            if thread_reason != ThreadReason::Thread {
+                writes.put(
+                    TreeId::ExternalRefs,
+                    keys::external_ref(&inbox, &keys::thread_ref(&inbound.channel, thread)),
+                    stored_ref.clone(),
+                );
+            }
+        }
         if let Some(external_id) = &inbound.external_id {
             writes.put(
                 TreeId::Dedupe,
@@ -247,6 +258,12 @@ impl Store {
                 if conversation.inbox == inbox {
                     return Ok((Some(conversation), ThreadReason::ReplyToken));
                 }
+            }
+        }
+        if let Some(thread) = &hints.thread {
+            let reference = keys::thread_ref(&inbound.channel, thread);
+            if let Some(conversation) = self.conversation_by_ref(inbox, &reference)? {
+                return Ok((Some(conversation), ThreadReason::Thread));
             }
         }
         for id in &hints.in_reply_to {

@@ -43,6 +43,13 @@ pub fn external_ref(inbox: &str, external_id: &str) -> Vec<u8> {
     join(&[inbox.as_bytes(), external_id.as_bytes()])
 }
 
+/// The external id under which a channel's thread is kept in
+/// `external_refs`: NUL-delimited, so that no Message-ID or provider id can
+/// collide with it.
+pub fn thread_ref(channel: &str, thread: &str) -> String {
+    format!("\0thread\0{channel}\0{thread}")
+}
+
 /// `contact ++ channel` -> the contact's latest conversation on the channel.
 pub fn contact_channel(contact: Id, channel: &str) -> Vec<u8> {
     let mut key = contact.to_bytes().to_vec();

@@ -43,6 +43,7 @@ pub use read::{AssigneeFilter, ConversationQuery, Page};
 pub use routing::{AssignmentPlan, Load, OwnerInfo, TicketPlan};
 pub use tickets::{TicketPatch, TicketQuery};
 
+pub use group_commit::FlushObserver;
 use group_commit::GroupCommit;
 
 use crate::ids::IdGenerator;
@@ -172,6 +173,12 @@ impl Store {
     /// How many group-commit flushes have run since the store was opened.
     pub fn flush_count(&self) -> u64 {
         self.commit.flush_count()
+    }
+
+    /// Reports every later group-commit flush to `observer` (the daemon's
+    /// metrics); `false` if an observer was already set.
+    pub fn observe_flushes(&self, observer: Arc<dyn FlushObserver>) -> bool {
+        self.commit.observe(observer)
     }
 
     /// The last event sequence number on disk, and its changes.

@@ -70,6 +70,35 @@ impl Store {
         request: OutboundRequest,
     ) -> Result<(Message, Conversation), OutboundError> {
         let _writer = self.lock_writer();
+        self.append_locked(request)
+    }
+
+    /// Like `append_outbound`, for an automation that a conversation gets at
+    /// most once (a consent request): checked and written under one lock, so
+    /// messages arriving together cannot both trigger it. `None` when the
+    /// conversation already has one.
+    pub fn append_automation_once(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<Option<(Message, Conversation)>, OutboundError> {
+        let _writer = self.lock_writer();
+        if let (Target::Conversation(id), Author::Automation { name }) =
+            (&request.target, &request.author)
+        {
+            let sent = self.messages(*id)?.iter().any(
+                |m| matches!(&m.author, Some(Author::Automation { name: other }) if other == name),
+            );
+            if sent {
+                return Ok(None);
+            }
+        }
+        self.append_locked(request).map(Some)
+    }
+
+    fn append_locked(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<(Message, Conversation), OutboundError> {
         let now = request.now;
         let (old, contact) = match &request.target {
             Target::Conversation(id) => {
@@ -178,6 +207,7 @@ impl Store {
                 updated_at: now,
             }),
             template: request.template.clone(),
+            thread: None,
         };
         let job = (!request.private).then_some(Job {
             message: message_id,

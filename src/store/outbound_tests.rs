@@ -227,3 +227,42 @@ async fn the_durable_sequence_follows_flushes() {
     store.durable().await.unwrap();
     assert_eq!(*durable.borrow(), 2);
 }
+
+#[tokio::test]
+async fn a_report_that_overtakes_the_attempt_is_not_undone_by_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let accepted = store
+        .ingest(request(inbound("mail", "m1", "c@x.example"), 1_000))
+        .unwrap();
+    let (message, _) = store
+        .append_outbound(reply(accepted.conversation, agent(), 2_000))
+        .unwrap();
+    let job = store.due_jobs(2_000, 1).unwrap().remove(0);
+    // The receiver reports `delivered` before the attempt records `sent`.
+    assert!(store
+        .apply_delivery_status(message.id, status(DeliveryState::Delivered, 2_050), 2_050)
+        .unwrap());
+    let mut sent = status(DeliveryState::Sent, 2_100);
+    sent.provider_id = Some("ext-1".into());
+    store.finish_job(&job, sent, 2_100).unwrap();
+    assert_eq!(store.outbox_len(), 0);
+    let state = |id| store.message(id).unwrap().unwrap().status.unwrap().state;
+    assert_eq!(state(message.id), DeliveryState::Delivered);
+    let kept = store.message(message.id).unwrap().unwrap().status.unwrap();
+    assert_eq!(
+        kept.provider_id.as_deref(),
+        Some("ext-1"),
+        "the attempt's id is kept"
+    );
+
+    // A plain attempt still moves a queued message on.
+    let (second, _) = store
+        .append_outbound(reply(accepted.conversation, agent(), 3_000))
+        .unwrap();
+    let job = store.due_jobs(3_000, 1).unwrap().remove(0);
+    store
+        .finish_job(&job, status(DeliveryState::Sent, 3_100), 3_100)
+        .unwrap();
+    assert_eq!(state(second.id), DeliveryState::Sent);
+}

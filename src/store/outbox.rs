@@ -10,7 +10,7 @@ use sled::Transactional;
 use super::{decode, encode, keys, Store, StoreError};
 use crate::events::Event;
 use crate::ids::Id;
-use crate::model::{DeliveryStatus, Message, Millis};
+use crate::model::{DeliveryState, DeliveryStatus, Message, Millis};
 
 /// One pending delivery.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,6 +119,17 @@ impl Store {
             .ok_or(StoreError::NotFound {
                 what: "conversation",
             })?;
+        // A report that arrived while the attempt was in flight (the
+        // integration's `delivered` before our own `sent`) is not undone;
+        // the attempt still adds what it learnt (count, provider id).
+        let status = match &message.status {
+            Some(current) if overtaken(current.state, status.state) => DeliveryStatus {
+                attempts: status.attempts,
+                provider_id: status.provider_id.or_else(|| current.provider_id.clone()),
+                ..current.clone()
+            },
+            _ => status,
+        };
         message.status = Some(status.clone());
         let stamped = self.stamp(vec![Event::status(&inbox, &message, &status, now)]);
         let message_bytes = encode(&message);
@@ -185,4 +196,10 @@ impl Store {
         self.mark_committed(&stamped);
         Ok(true)
     }
+}
+
+/// Whether a status already recorded is ahead of what a delivery attempt
+/// reports (a provider's report came first), so the attempt must keep it.
+fn overtaken(current: DeliveryState, attempt: DeliveryState) -> bool {
+    current != DeliveryState::Queued && current != attempt && !current.can_become(attempt)
 }

@@ -275,6 +275,7 @@ impl Store {
         channels: &[String],
         capacity: Option<u32>,
         now: Millis,
+        may_route: &dyn Fn(&Conversation) -> bool,
     ) -> Result<Vec<Conversation>, StoreError> {
         let _writer = self.lock_writer();
         let mut assigned = Vec::new();
@@ -290,7 +291,7 @@ impl Store {
             let Some(old) = self.conversation(id)? else {
                 continue;
             };
-            if old.assignee.is_some() || !channels.contains(&old.channel) {
+            if old.assignee.is_some() || !channels.contains(&old.channel) || !may_route(&old) {
                 continue;
             }
             let mut new = old.clone();

@@ -125,6 +125,51 @@ async fn replies_thread_and_reopen_and_messages_keep_their_order() {
 }
 
 #[tokio::test]
+async fn a_channel_thread_id_keeps_its_messages_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let in_thread = |channel: &str, id: &str, from: &str, thread: &str| {
+        let mut message = inbound(channel, id, from);
+        message.thread_hints.thread = Some(thread.into());
+        message
+    };
+    let first = store
+        .ingest(request(in_thread("app", "t1", "u1", "chat-1"), 1_000))
+        .unwrap();
+    assert!(first.new_conversation);
+    // Another person in the same thread joins it, as does a later message.
+    let other = store
+        .ingest(request(in_thread("app", "t2", "u2", "chat-1"), 2_000))
+        .unwrap();
+    assert_eq!(other.conversation, first.conversation);
+    assert_eq!(other.thread_reason, ThreadReason::Thread);
+    let later = store
+        .ingest(request(in_thread("app", "t3", "u1", "chat-1"), 3_000))
+        .unwrap();
+    assert_eq!(later.conversation, first.conversation);
+    let stored = store.message(later.message).unwrap().unwrap();
+    assert_eq!(stored.thread.as_deref(), Some("chat-1"));
+    // Another thread, or the same thread id on another channel, is another
+    // conversation; so is a Message-ID that merely looks like the thread.
+    let second = store
+        .ingest(request(in_thread("app", "t4", "u1", "chat-2"), 4_000))
+        .unwrap();
+    assert!(second.new_conversation);
+    let elsewhere = store
+        .ingest(request(in_thread("other-app", "t5", "u1", "chat-1"), 5_000))
+        .unwrap();
+    assert!(elsewhere.new_conversation);
+    let mut lookalike = inbound("mail", "m1", "a@x.example");
+    lookalike.thread_hints.in_reply_to = vec!["chat-1".into()];
+    assert!(
+        store
+            .ingest(request(lookalike, 6_000))
+            .unwrap()
+            .new_conversation
+    );
+}
+
+#[tokio::test]
 async fn continue_open_joins_the_open_conversation_only() {
     let dir = tempfile::tempdir().unwrap();
     let store = Store::open(dir.path()).unwrap();

@@ -256,6 +256,18 @@ async fn media_lookup(
 /// channel (`wa-number`) in the support inbox, both calling the fake at
 /// `graph_base_url`; their secrets are written to files in `dir`.
 pub fn meta_config(dir: &Path, graph_base_url: &str) -> String {
+    meta_config_with(dir, graph_base_url, "", "")
+}
+
+/// `meta_config` with `messenger` appended to the `fb-page` channel and
+/// `whatsapp` to the `wa-number` channel (each: plain keys first, then any
+/// sub-table such as `[channels.routing]`).
+pub fn meta_config_with(
+    dir: &Path,
+    graph_base_url: &str,
+    messenger: &str,
+    whatsapp: &str,
+) -> String {
     for (file, value) in [
         ("fb_app_secret", FB_APP_SECRET),
         ("fb_page_token", "fb-page-token"),
@@ -278,7 +290,7 @@ verify_token = "{FB_VERIFY_TOKEN}"
 page_token_file = "fb_page_token"
 graph_base_url = "{graph_base_url}"
 api_version = "{VERSION}"
-
+{messenger}
 [[channels]]
 id = "wa-number"
 inbox = "support"
@@ -289,6 +301,7 @@ verify_token = "{WA_VERIFY_TOKEN}"
 access_token_file = "wa_access_token"
 graph_base_url = "{graph_base_url}"
 api_version = "{VERSION}"
+{whatsapp}
 "#
     ));
     config

@@ -9,6 +9,7 @@ pub mod mails;
 pub mod relay;
 pub mod routing;
 pub mod smtp;
+pub mod webhook_receiver;
 pub mod ws;
 
 use std::io::{BufRead, BufReader};
@@ -96,6 +97,8 @@ pub struct Daemon {
     pub http: SocketAddr,
     pub dir: PathBuf,
     pub token: String,
+    /// The `switchboard ready ...` line the daemon printed.
+    pub ready: String,
 }
 
 /// Writes the test config into `dir` (once) and creates an admin token.
@@ -171,6 +174,7 @@ impl Daemon {
             child,
             dir: dir.to_path_buf(),
             token,
+            ready: line,
         }
     }
 

@@ -55,6 +55,7 @@ pub(crate) fn message(at: i64, direction: Direction, external_id: Option<&str>) 
         private: false,
         status: None,
         template: None,
+        thread: None,
     }
 }
 

@@ -180,6 +180,7 @@ impl ParsedMail {
                 in_reply_to: self.in_reply_to.clone(),
                 references: self.references.clone(),
                 continue_open: false,
+                thread: None,
             },
             subject: attribution.subject,
             text: self.text.clone(),

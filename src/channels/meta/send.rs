@@ -38,7 +38,7 @@ pub fn max_text_chars(kind: &ChannelKind) -> Option<usize> {
     match kind {
         ChannelKind::Messenger(_) => Some(MESSENGER_MAX_TEXT),
         ChannelKind::Whatsapp(_) => Some(WHATSAPP_MAX_TEXT),
-        ChannelKind::Email(_) => None,
+        ChannelKind::Email(_) | ChannelKind::Custom(_) => None,
     }
 }
 
@@ -258,7 +258,9 @@ pub fn prepare(
                 number.access_token.expose(),
             ))
         }
-        ChannelKind::Email(_) => Err(SendError::NotGraph("email")),
+        ChannelKind::Email(_) | ChannelKind::Custom(_) => {
+            Err(SendError::NotGraph(channel.kind.name()))
+        }
     }
 }
 

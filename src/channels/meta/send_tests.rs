@@ -80,6 +80,7 @@ fn message(direction: Direction, from: Option<&str>, at: Millis, text: &str) -> 
         private: false,
         status: None,
         template: None,
+        thread: None,
     }
 }
 

@@ -148,6 +148,7 @@ pub async fn verify(
         }
         (true, None) => WebhookError::BadPayload("hub.challenge is missing".into()).into_response(),
         (false, _) => {
+            app.metrics.webhook_verification_failed(&channel);
             tracing::warn!(%channel, mode = ?mode, "webhook verification refused: wrong mode or verify token");
             let body =
                 json!({"error": "forbidden", "message": "wrong hub.mode or hub.verify_token"});
@@ -197,28 +198,39 @@ async fn handle(
         return Err(WebhookError::UnknownChannel(channel_id.to_string()));
     };
     let given = headers.get(signature::HEADER).map(|v| v.as_bytes());
-    signature::verify(app_secret.expose(), given, body)?;
+    signature::verify(app_secret.expose(), given, body)
+        .inspect_err(|_| app.metrics.webhook_verification_failed(channel_id))?;
+    match parse_payload(channel, body)? {
+        Some(batch) => apply(app, channel_id, batch).await,
+        None => Ok(()),
+    }
+}
 
+/// Reads a verified POST body for `channel` (sans-IO; the fuzz corpus
+/// replays it): `BadPayload` when it is not a Graph webhook envelope,
+/// `Ok(None)` when it is for an object this channel does not handle.
+pub fn parse_payload(channel: &Channel, body: &[u8]) -> Result<Option<Batch>, WebhookError> {
     let envelope: Envelope =
         serde_json::from_slice(body).map_err(|e| WebhookError::BadPayload(e.to_string()))?;
-    let batch = match (&channel.kind, envelope.object.as_str()) {
-        (ChannelKind::Messenger(settings), "page") => {
-            messenger_events::parse(channel_id, settings, &envelope.entry)
-        }
-        (ChannelKind::Whatsapp(settings), "whatsapp_business_account") => {
-            whatsapp_events::parse(channel_id, settings, &envelope.entry)
-        }
+    Ok(match (&channel.kind, envelope.object.as_str()) {
+        (ChannelKind::Messenger(settings), "page") => Some(messenger_events::parse(
+            &channel.id,
+            settings,
+            &envelope.entry,
+        )),
+        (ChannelKind::Whatsapp(settings), "whatsapp_business_account") => Some(
+            whatsapp_events::parse(&channel.id, settings, &envelope.entry),
+        ),
         (kind, object) => {
             tracing::warn!(
-                channel = %channel_id,
+                channel = %channel.id,
                 kind = kind.name(),
                 object,
                 "webhook payload for an object this channel does not handle; ignored"
             );
-            return Ok(());
+            None
         }
-    };
-    apply(app, channel_id, batch).await
+    })
 }
 
 /// Stores a batch: media jobs, then every message (concurrently, sharing a
@@ -379,7 +391,7 @@ pub(super) fn millis(value: &Value) -> Option<Millis> {
         Value::String(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     }?;
-    Some(if number.abs() < 100_000_000_000 {
+    Some(if number.unsigned_abs() < 100_000_000_000 {
         number.saturating_mul(1000)
     } else {
         number

@@ -40,7 +40,7 @@ impl Provider {
                 human_agent_tag: page.human_agent_tag,
             }),
             ChannelKind::Whatsapp(_) => Some(Provider::Whatsapp),
-            ChannelKind::Email(_) => None,
+            ChannelKind::Email(_) | ChannelKind::Custom(_) => None,
         }
     }
 }
@@ -390,6 +390,7 @@ mod tests {
             private: false,
             status: None,
             template: None,
+            thread: None,
         };
         let messages = vec![
             // Arrived last but was written first (a provider retry).

@@ -40,6 +40,7 @@ use tracing::{debug, error, info, warn};
 pub use tls::{load_tls, TlsError};
 
 use crate::config::SmtpSettings;
+use crate::metrics::{SmtpMetrics, SmtpRejection};
 use session::Context;
 
 /// What the rest of the daemon provides to the SMTP receiver.
@@ -60,10 +61,16 @@ pub struct SmtpServer<S: MailSink> {
 }
 
 impl<S: MailSink> SmtpServer<S> {
-    /// `tls` enables STARTTLS (see [`load_tls`]).
-    pub fn new(settings: SmtpSettings, tls: Option<TlsAcceptor>, sink: Arc<S>) -> Self {
+    /// `tls` enables STARTTLS (see [`load_tls`]); sessions and refusals are
+    /// counted in `metrics`.
+    pub fn new(
+        settings: SmtpSettings,
+        tls: Option<TlsAcceptor>,
+        sink: Arc<S>,
+        metrics: SmtpMetrics,
+    ) -> Self {
         SmtpServer {
-            ctx: Arc::new(Context::new(settings, tls, sink)),
+            ctx: Arc::new(Context::new(settings, tls, sink, metrics)),
         }
     }
 
@@ -100,6 +107,7 @@ impl<S: MailSink> SmtpServer<S> {
                                 });
                             }
                             Err(_) => {
+                                self.ctx.metrics.rejected(SmtpRejection::Busy);
                                 tasks.spawn(refuse_busy(stream, peer));
                             }
                         }

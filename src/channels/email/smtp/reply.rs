@@ -7,17 +7,22 @@
 //! replies). mailin's own texts have none, so [`from_mailin`] rewrites them
 //! by code and command; texts our handler built already carry one and pass
 //! through unchanged.
+//!
+//! A refusal also carries why it was given ([`SmtpRejection`]), which the
+//! session counts in the metrics when it writes the reply.
 
 use mailin::Response;
 
 use super::command::Verb;
 use crate::channels::email::Delivery;
+use crate::metrics::SmtpRejection;
 
 /// One SMTP reply, single- or multi-line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Reply {
     code: u16,
     lines: Vec<String>,
+    reason: Option<SmtpRejection>,
 }
 
 impl Reply {
@@ -27,7 +32,21 @@ impl Reply {
         Reply {
             code,
             lines: vec![clean(text.into())],
+            reason: None,
         }
+    }
+
+    /// The same reply, marked as a refusal for `reason`.
+    fn because(self, reason: impl Into<Option<SmtpRejection>>) -> Self {
+        Reply {
+            reason: reason.into(),
+            ..self
+        }
+    }
+
+    /// Why this reply refuses something; `None` for replies that do not.
+    pub(crate) fn rejection(&self) -> Option<SmtpRejection> {
+        self.reason
     }
 
     pub(crate) fn code(&self) -> u16 {
@@ -79,7 +98,11 @@ pub(crate) fn ehlo(hostname: &str, max_message_bytes: u64, offer_starttls: bool)
     if offer_starttls {
         lines.push("STARTTLS".to_string());
     }
-    Reply { code: 250, lines }
+    Reply {
+        code: 250,
+        lines,
+        reason: None,
+    }
 }
 
 pub(crate) fn helo(hostname: &str) -> Reply {
@@ -96,14 +119,15 @@ pub(crate) fn tls_ready() -> Reply {
 
 pub(crate) fn unknown_recipient(address: &str) -> Reply {
     Reply::new(550, format!("5.1.1 <{address}>: recipient not found"))
+        .because(SmtpRejection::UnknownRecipient)
 }
 
 pub(crate) fn too_many_recipients() -> Reply {
-    Reply::new(452, "4.5.3 Too many recipients")
+    Reply::new(452, "4.5.3 Too many recipients").because(SmtpRejection::TooManyRecipients)
 }
 
 pub(crate) fn message_too_big() -> Reply {
-    Reply::new(552, "5.3.4 Message too big")
+    Reply::new(552, "5.3.4 Message too big").because(SmtpRejection::TooBig)
 }
 
 pub(crate) fn declared_size_too_big(max_message_bytes: u64) -> Reply {
@@ -113,42 +137,44 @@ pub(crate) fn declared_size_too_big(max_message_bytes: u64) -> Reply {
             "5.3.4 Message size exceeds fixed maximum message size of {max_message_bytes} bytes"
         ),
     )
+    .because(SmtpRejection::TooBig)
 }
 
 pub(crate) fn data_line_too_long(limit: usize) -> Reply {
     Reply::new(554, format!("5.6.0 Message line longer than {limit} bytes"))
+        .because(SmtpRejection::LineTooLong)
 }
 
 pub(crate) fn command_line_too_long() -> Reply {
-    Reply::new(500, "5.5.2 Line too long")
+    Reply::new(500, "5.5.2 Line too long").because(SmtpRejection::LineTooLong)
 }
 
 pub(crate) fn bare_lf_in_command() -> Reply {
-    Reply::new(500, "5.5.2 Bare <LF> line endings are not allowed")
+    Reply::new(500, "5.5.2 Bare <LF> line endings are not allowed").because(SmtpRejection::BareLf)
 }
 
 pub(crate) fn bare_lf_in_data() -> Reply {
-    Reply::new(554, "5.5.2 Bare <LF> line endings are not allowed")
+    Reply::new(554, "5.5.2 Bare <LF> line endings are not allowed").because(SmtpRejection::BareLf)
 }
 
 pub(crate) fn bad_parameter_syntax() -> Reply {
-    Reply::new(501, "5.5.4 Syntax error in parameters")
+    Reply::new(501, "5.5.4 Syntax error in parameters").because(SmtpRejection::Malformed)
 }
 
 pub(crate) fn unsupported_parameter() -> Reply {
-    Reply::new(555, "5.5.4 Unsupported parameter")
+    Reply::new(555, "5.5.4 Unsupported parameter").because(SmtpRejection::Malformed)
 }
 
 pub(crate) fn idle_timeout() -> Reply {
-    Reply::new(421, "4.4.2 Idle timeout, closing connection")
+    Reply::new(421, "4.4.2 Idle timeout, closing connection").because(SmtpRejection::Timeout)
 }
 
 pub(crate) fn session_timeout() -> Reply {
-    Reply::new(421, "4.4.2 Session timeout, closing connection")
+    Reply::new(421, "4.4.2 Session timeout, closing connection").because(SmtpRejection::Timeout)
 }
 
 pub(crate) fn too_many_connections() -> Reply {
-    Reply::new(421, "4.3.2 Too many connections, try again later")
+    Reply::new(421, "4.3.2 Too many connections, try again later").because(SmtpRejection::Busy)
 }
 
 pub(crate) fn shutting_down() -> Reply {
@@ -177,11 +203,17 @@ pub(crate) fn from_delivery(delivery: &Delivery) -> Reply {
         Delivery::TryLater { code, message } if (400..500).contains(code) => (*code, message),
         Delivery::TryLater { message, .. } => (451, message),
     };
-    if has_enhanced_code(message) {
+    let reply = if has_enhanced_code(message) {
         Reply::new(code, message.clone())
     } else {
         Reply::new(code, format!("{}.0.0 {message}", code / 100))
-    }
+    };
+    let reason = match delivery {
+        Delivery::TryLater { .. } => SmtpRejection::StoreFailure,
+        _ if reply.text().starts_with("5.1.1 ") => SmtpRejection::UnknownRecipient,
+        _ => SmtpRejection::Malformed,
+    };
+    reply.because(reason)
 }
 
 /// Rewrites a one-line mailin response to `verb` with an enhanced code.
@@ -196,8 +228,17 @@ pub(crate) fn from_mailin(verb: Verb, response: &Response) -> Reply {
         .and_then(|line| line.get(4..))
         .unwrap_or("");
     if has_enhanced_code(text) {
-        return Reply::new(code, text);
+        // Our handler's refusals, which lost their reason inside mailin.
+        let reason = match (code, text.split(' ').next()) {
+            (550, Some("5.1.1")) => Some(SmtpRejection::UnknownRecipient),
+            (452, Some("4.5.3")) => Some(SmtpRejection::TooManyRecipients),
+            _ => None,
+        };
+        return Reply::new(code, text).because(reason);
     }
+    let reason = (500..=504)
+        .contains(&code)
+        .then_some(SmtpRejection::Malformed);
     let text = match (code, verb) {
         (250, Verb::Mail) => "2.1.0 Sender ok",
         (250, Verb::Rcpt) => "2.1.5 Recipient ok",
@@ -212,10 +253,10 @@ pub(crate) fn from_mailin(verb: Verb, response: &Response) -> Reply {
         (550, _) => "5.7.1 Refused",
         (554, _) => "5.0.0 Transaction failed",
         (400..=499, _) => return Reply::new(code, format!("4.0.0 {text}")),
-        (500..=599, _) => return Reply::new(code, format!("5.0.0 {text}")),
+        (500..=599, _) => return Reply::new(code, format!("5.0.0 {text}")).because(reason),
         _ => return Reply::new(code, format!("2.0.0 {text}")),
     };
-    Reply::new(code, text)
+    Reply::new(code, text).because(reason)
 }
 
 /// Whether `text` starts with an enhanced status code such as `5.1.1 `.
@@ -289,6 +330,47 @@ mod tests {
             queue_id: "Q1".into(),
         });
         assert_eq!(wire(&stored), "250 2.0.0 Ok: queued as Q1\r\n");
+    }
+
+    #[test]
+    fn refusals_say_why() {
+        let reason = |reply: Reply| reply.rejection();
+        assert_eq!(
+            reason(from_mailin(
+                Verb::Rcpt,
+                &unknown_recipient("a@b.c").into_mailin()
+            )),
+            Some(SmtpRejection::UnknownRecipient)
+        );
+        assert_eq!(
+            reason(from_mailin(
+                Verb::Rcpt,
+                &too_many_recipients().into_mailin()
+            )),
+            Some(SmtpRejection::TooManyRecipients)
+        );
+        let syntax = from_mailin(Verb::Other, &Response::custom(500, "Syntax".into()));
+        assert_eq!(reason(syntax), Some(SmtpRejection::Malformed));
+        assert_eq!(reason(from_mailin(Verb::Rcpt, &mailin::response::OK)), None);
+        assert_eq!(reason(message_too_big()), Some(SmtpRejection::TooBig));
+        assert_eq!(reason(bare_lf_in_data()), Some(SmtpRejection::BareLf));
+        assert_eq!(reason(idle_timeout()), Some(SmtpRejection::Timeout));
+        assert_eq!(reason(too_many_connections()), Some(SmtpRejection::Busy));
+        assert_eq!(reason(shutting_down()), None);
+        let later = from_delivery(&Delivery::TryLater {
+            code: 451,
+            message: "4.3.0 busy".into(),
+        });
+        assert_eq!(reason(later), Some(SmtpRejection::StoreFailure));
+        let unparseable = from_delivery(&Delivery::Rejected {
+            code: 554,
+            message: "5.6.0 Message refused: not an email".into(),
+        });
+        assert_eq!(reason(unparseable), Some(SmtpRejection::Malformed));
+        let stored = from_delivery(&Delivery::Stored {
+            queue_id: "Q".into(),
+        });
+        assert_eq!(reason(stored), None);
     }
 
     #[test]

@@ -27,6 +27,7 @@ use super::reply::{self, Reply};
 use super::MailSink;
 use crate::channels::email::{Delivery, Envelope};
 use crate::config::SmtpSettings;
+use crate::metrics::SmtpMetrics;
 
 /// Longest command line kept, CRLF included (RFC 5321 asks for 512; long
 /// addresses and parameters get some room).
@@ -37,12 +38,19 @@ pub(crate) struct Context<S> {
     pub(crate) settings: SmtpSettings,
     pub(crate) tls: Option<TlsAcceptor>,
     pub(crate) sink: Arc<S>,
+    /// Sessions and refusals are counted here.
+    pub(crate) metrics: SmtpMetrics,
     builder: SessionBuilder,
     next_session: AtomicU64,
 }
 
 impl<S: MailSink> Context<S> {
-    pub(crate) fn new(settings: SmtpSettings, tls: Option<TlsAcceptor>, sink: Arc<S>) -> Self {
+    pub(crate) fn new(
+        settings: SmtpSettings,
+        tls: Option<TlsAcceptor>,
+        sink: Arc<S>,
+        metrics: SmtpMetrics,
+    ) -> Self {
         let mut builder = SessionBuilder::new(settings.hostname.clone());
         if tls.is_some() {
             builder.enable_start_tls();
@@ -51,6 +59,7 @@ impl<S: MailSink> Context<S> {
             settings,
             tls,
             sink,
+            metrics,
             builder,
             next_session: AtomicU64::new(1),
         }
@@ -85,6 +94,7 @@ pub(crate) async fn run<S, T>(
 {
     let id = ctx.next_session.fetch_add(1, Ordering::Relaxed);
     let span = tracing::info_span!("smtp_session", %peer, session = id);
+    let _open = ctx.metrics.session();
     async move {
         debug!("session started");
         let mut conn = Conn::new(ctx, peer, shutdown);
@@ -380,6 +390,9 @@ impl<S: MailSink> Conn<S> {
     where
         T: AsyncWrite + Unpin,
     {
+        if let Some(reason) = reply.rejection() {
+            self.ctx.metrics.rejected(reason);
+        }
         let bytes = reply.to_bytes();
         let write = async {
             io.write_all(&bytes).await?;

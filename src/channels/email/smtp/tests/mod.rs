@@ -24,6 +24,7 @@ use super::session::{run as run_session, Context};
 use super::MailSink;
 use crate::channels::email::{Delivery, Envelope};
 use crate::config::SmtpSettings;
+use crate::metrics::{Metrics, SmtpMetrics};
 
 /// Limits small enough to reach in a test.
 pub(super) fn settings() -> SmtpSettings {
@@ -190,7 +191,7 @@ pub(super) fn start_with_tls(
 ) {
     let (client, server) = tokio::io::duplex(256 * 1024);
     let shutdown = CancellationToken::new();
-    let ctx = Arc::new(Context::new(settings, tls, sink));
+    let ctx = Arc::new(Context::new(settings, tls, sink, Metrics::new().smtp));
     let task = tokio::spawn(run_session(ctx, server, peer(), shutdown.clone()));
     (Client::new(client), task, shutdown)
 }
@@ -210,6 +211,7 @@ pub(super) struct Running {
     pub shutdown: CancellationToken,
     pub task: JoinHandle<()>,
     pub sink: Arc<TestSink>,
+    pub metrics: SmtpMetrics,
 }
 
 pub(super) async fn serve(
@@ -220,7 +222,8 @@ pub(super) async fn serve(
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let sink = TestSink::new();
-    let server = super::SmtpServer::new(settings, tls, sink.clone());
+    let metrics = Metrics::new().smtp;
+    let server = super::SmtpServer::new(settings, tls, sink.clone(), metrics.clone());
     let shutdown = CancellationToken::new();
     let task = tokio::spawn(server.serve(listener, shutdown.clone(), drain));
     Running {
@@ -228,6 +231,7 @@ pub(super) async fn serve(
         shutdown,
         task,
         sink,
+        metrics,
     }
 }
 

@@ -7,6 +7,7 @@ use lettre::transport::smtp::client::Tls;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use super::{connect, hello, serve, settings};
+use crate::metrics::SmtpRejection;
 
 #[tokio::test]
 async fn connections_over_the_cap_get_421_and_are_closed() {
@@ -23,6 +24,7 @@ async fn connections_over_the_cap_get_421_and_are_closed() {
         (421, "4.3.2 Too many connections, try again later")
     );
     assert!(third.closed().await);
+    assert_eq!(server.metrics.rejections(SmtpRejection::Busy), 1);
 
     // A finished session frees its place.
     assert_eq!(first.cmd("QUIT").await.code, 221);
