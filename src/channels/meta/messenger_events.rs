@@ -3,7 +3,7 @@
 //! and `standby[]` is read; each item is one event, told apart by its key:
 //! `message` (text, quick reply, attachments), `postback`, `delivery` and
 //! `read` watermarks. Echoes of the Page's own messages (`is_echo`) are
-//! never ingested. Items this adapter does not handle (reactions, referrals,
+//! never ingested. Items this adapter does not handle (referrals,
 //! opt-ins, handover) are skipped with a debug line; an item missing what it
 //! needs (a `mid`, a sender) is skipped with a warning, never failing the
 //! batch.
@@ -68,6 +68,10 @@ fn parse_event(channel: &str, page_id: &str, item: &Value, batch: &mut Batch) {
         }
     } else if let Some(postback) = item.get("postback") {
         let mut received = postback_event(channel, &handle, &psid, sent_at, item, postback);
+        received.inbound.raw = serde_json::to_vec(item).ok();
+        batch.messages.push(received);
+    } else if let Some(reaction) = item.get("reaction") {
+        let mut received = reaction_event(channel, &handle, &psid, sent_at, item, reaction);
         received.inbound.raw = serde_json::to_vec(item).ok();
         batch.messages.push(received);
     } else if let Some(delivery) = item.get("delivery") {
@@ -186,6 +190,43 @@ fn postback_event(
     }
 }
 
+/// A `reaction` event (an emoji on a message, or its removal): a short line
+/// in the timeline, linked to the message it reacts to. Reactions carry no
+/// id of their own, so one is made from the sender, time and target.
+fn reaction_event(
+    channel: &str,
+    handle: &str,
+    psid: &str,
+    sent_at: Option<i64>,
+    item: &Value,
+    reaction: &Value,
+) -> Received {
+    let target = text_of(&reaction["mid"]);
+    let emoji = text_of(&reaction["emoji"])
+        .or_else(|| text_of(&reaction["reaction"]))
+        .unwrap_or_default();
+    let removed = text_of(&reaction["action"]).as_deref() == Some("unreact");
+    let external_id = format!(
+        "reaction:{psid}:{}:{}:{}",
+        text_of(&item["timestamp"]).unwrap_or_default(),
+        target.as_deref().unwrap_or_default(),
+        if removed { "unreact" } else { "react" }
+    );
+    let mut inbound = inbound(channel, external_id, identity(handle), None, None, sent_at);
+    inbound.text = Some(if removed {
+        format!("removed the reaction {emoji} from a message")
+    } else {
+        format!("reacted {emoji} to a message")
+    });
+    if let Some(target) = target {
+        inbound.thread_hints.in_reply_to = vec![target];
+    }
+    Received {
+        inbound,
+        media: Vec::new(),
+    }
+}
+
 enum Attachment {
     /// A file to download; stored now with size 0.
     Media {
@@ -280,6 +321,34 @@ mod tests {
                 version: "v21.0".into(),
             },
         }
+    }
+
+    #[test]
+    fn reactions_become_short_lines_linked_to_their_message() {
+        let entries = json!([{"id": "1001", "time": 1, "messaging": [
+            {"sender": {"id": "U1"}, "recipient": {"id": "1001"}, "timestamp": 1700000000000u64,
+             "reaction": {"mid": "m.9", "action": "react", "emoji": "👍", "reaction": "like"}},
+            {"sender": {"id": "U1"}, "recipient": {"id": "1001"}, "timestamp": 1700000001000u64,
+             "reaction": {"mid": "m.9", "action": "unreact", "emoji": "👍"}}
+        ]}]);
+        let batch = parse("fb", &settings(), entries.as_array().unwrap());
+        let texts: Vec<_> = batch
+            .messages
+            .iter()
+            .map(|m| m.inbound.text.clone().unwrap())
+            .collect();
+        assert_eq!(
+            texts,
+            [
+                "reacted 👍 to a message",
+                "removed the reaction 👍 from a message"
+            ]
+        );
+        assert_eq!(batch.messages[0].inbound.thread_hints.in_reply_to, ["m.9"]);
+        assert_ne!(
+            batch.messages[0].inbound.external_id,
+            batch.messages[1].inbound.external_id
+        );
     }
 
     #[test]
