@@ -3,10 +3,13 @@
 //!
 //! Modules, in the order a message flows through them:
 //! - [`config`]: the config file, validated into a [`config::Workspace`].
-//! - [`channels`]: adapters at the edge (team email over SMTP, ...), each
-//!   turning its wire format into an [`inbound::Inbound`].
+//! - [`channels`]: adapters at the edge (team email over SMTP, Messenger and
+//!   WhatsApp webhooks, the custom channel API), each turning its wire format
+//!   into an [`inbound::Inbound`] and sending replies back out.
 //! - [`ingest`]: the only way a message enters the store: dedupe, contact,
 //!   thread, persist, acknowledge once durable.
+//! - [`automations`]: instant replies and consent on messaging channels,
+//!   sent through the outbox like any reply.
 //! - [`routing`]: who gets a new conversation and which ticket it opens
 //!   (plans applied by the store), with [`presence`] for availability.
 //! - [`store`]: the sled-backed store behind one narrow typed interface,

@@ -110,6 +110,12 @@ impl OutboxWorker {
             if !lock(in_flight).insert(job.message) {
                 continue;
             }
+            // An attempt that ended after `due_jobs` read this job (and then
+            // left `in_flight`) has finished or moved it: do not send twice.
+            if !matches!(self.app.store.job_pending(&job), Ok(true)) {
+                lock(in_flight).remove(&job.message);
+                continue;
+            }
             let app = self.app.clone();
             let senders = self.senders.clone();
             let settings = self.settings.clone();

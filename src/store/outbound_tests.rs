@@ -256,6 +256,19 @@ async fn a_report_that_overtakes_the_attempt_is_not_undone_by_it() {
         "the attempt's id is kept"
     );
 
+    // A report built from a stale read does not erase the attempt's id.
+    let mut stale = status(DeliveryState::Read, 2_200);
+    stale.attempts = 0;
+    assert!(store
+        .apply_delivery_status(message.id, stale, 2_200)
+        .unwrap());
+    let kept = store.message(message.id).unwrap().unwrap().status.unwrap();
+    assert_eq!(kept.state, DeliveryState::Read);
+    assert_eq!(
+        (kept.attempts, kept.provider_id.as_deref()),
+        (1, Some("ext-1"))
+    );
+
     // A plain attempt still moves a queued message on.
     let (second, _) = store
         .append_outbound(reply(accepted.conversation, agent(), 3_000))

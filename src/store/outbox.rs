@@ -65,6 +65,12 @@ impl Store {
         })
     }
 
+    /// Whether `job` is still in the outbox as it was read (not finished
+    /// or rescheduled since).
+    pub fn job_pending(&self, job: &Job) -> Result<bool, StoreError> {
+        Ok(self.trees.outbox.contains_key(job.key())?)
+    }
+
     /// How many jobs wait in the outbox.
     pub fn outbox_len(&self) -> usize {
         self.trees.outbox.len()
@@ -181,6 +187,17 @@ impl Store {
             .ok_or(StoreError::NotFound {
                 what: "conversation",
             })?;
+        // What the attempts learnt (their count, the provider's id) stays,
+        // even if the reporter read the message before the last attempt
+        // was recorded.
+        let status = match &stored.status {
+            Some(current) => DeliveryStatus {
+                attempts: status.attempts.max(current.attempts),
+                provider_id: status.provider_id.or_else(|| current.provider_id.clone()),
+                ..status
+            },
+            None => status,
+        };
         let mut updated = stored;
         updated.status = Some(status.clone());
         let stamped = self.stamp(vec![Event::status(&inbox, &updated, &status, now)]);

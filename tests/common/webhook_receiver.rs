@@ -160,6 +160,7 @@ fn serve(stream: TcpStream, state: &Shared) {
     if reader.read_line(&mut line).unwrap_or(0) == 0 {
         return;
     }
+    let at = Instant::now();
     let mut parts = line.split_whitespace();
     let method = parts.next().unwrap_or("").to_string();
     let path = parts.next().unwrap_or("").to_string();
@@ -201,7 +202,7 @@ fn serve(stream: TcpStream, state: &Shared) {
             path,
             headers,
             body,
-            at: Instant::now(),
+            at,
         });
         state.1.notify_all();
         answer
