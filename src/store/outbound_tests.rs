@@ -245,8 +245,13 @@ async fn a_report_that_overtakes_the_attempt_is_not_undone_by_it() {
         .unwrap());
     let mut sent = status(DeliveryState::Sent, 2_100);
     sent.provider_id = Some("ext-1".into());
+    assert!(store.job_pending(&job).unwrap());
     store.finish_job(&job, sent, 2_100).unwrap();
     assert_eq!(store.outbox_len(), 0);
+    assert!(
+        !store.job_pending(&job).unwrap(),
+        "a stale read is not sent again"
+    );
     let state = |id| store.message(id).unwrap().unwrap().status.unwrap().state;
     assert_eq!(state(message.id), DeliveryState::Delivered);
     let kept = store.message(message.id).unwrap().unwrap().status.unwrap();
