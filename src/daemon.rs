@@ -123,6 +123,7 @@ pub async fn run(
             .transpose()?,
         meta: MetaSender::new(app.clock.clone(), app.channel_health.clone()),
         custom: CustomSender::new(app.clock.clone(), app.channel_health.clone()),
+        sms: crate::channels::sms::send::SmsSender::new(app.clock.clone()),
     };
     app.relay_configured = senders.email.is_some();
     app.metrics_settings = config.metrics.clone();

@@ -188,6 +188,18 @@ fn check_config(path: &Path) -> ExitCode {
                         channel.id, number.phone_number_id
                     );
                 }
+                ChannelKind::Sms(sms) => {
+                    let sender = match &sms.sender {
+                        switchboard::config::SmsSender::From(number) => number.clone(),
+                        switchboard::config::SmsSender::MessagingService(sid) => {
+                            format!("messaging service {sid}")
+                        }
+                    };
+                    println!(
+                        "  channel {} sms {} (account {})",
+                        channel.id, sender, sms.account_sid
+                    );
+                }
                 ChannelKind::Custom(custom) => {
                     // Scheme, host and port only: a path may carry a secret.
                     let url = &custom.webhook_url;

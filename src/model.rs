@@ -21,7 +21,19 @@ pub struct Contact {
     /// The person's consent to be contacted, when a channel asked for it.
     #[serde(default)]
     pub consent: Option<ConsentRecord>,
+    /// The person texted STOP (or another opt-out keyword) on an SMS
+    /// channel: nothing more is sent to them until they text START.
+    #[serde(default)]
+    pub opted_out: Option<OptOutRecord>,
     pub created_at: Millis,
+}
+
+/// An SMS opt-out: the keyword the person sent, on which channel, when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OptOutRecord {
+    pub keyword: String,
+    pub channel: String,
+    pub at: Millis,
 }
 
 /// A consent given on a channel: how it was asked, what was shown, when.

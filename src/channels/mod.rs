@@ -4,3 +4,4 @@
 pub mod custom;
 pub mod email;
 pub mod meta;
+pub mod sms;

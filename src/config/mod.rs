@@ -10,6 +10,7 @@ mod metrics;
 mod raw;
 mod routing;
 mod secret;
+mod sms;
 mod validate;
 mod workspace;
 
@@ -23,6 +24,7 @@ pub use metrics::MetricsSettings;
 pub use raw::{AssignTo, Consent, ForwardedSender, RelayTls, Role, SenderName};
 pub use routing::{Pipeline, Priority, RoutingRule, RoutingSettings, TicketOwner, TicketRule};
 pub use secret::Secret;
+pub use sms::{SmsChannel, SmsSender, DEFAULT_TWILIO_API};
 pub use workspace::{Agent, Channel, ChannelKind, EmailChannel, Inbox, Team, Workspace};
 
 /// Everything in the config file, validated.

@@ -236,6 +236,7 @@ pub enum RawChannel {
     Messenger(RawMessengerChannel),
     Whatsapp(RawWhatsappChannel),
     Custom(RawCustomChannel),
+    Sms(RawSmsChannel),
 }
 
 /// How a messaging channel asks for consent before people are answered.
@@ -336,4 +337,26 @@ pub struct RawCapabilities {
     /// Whether the app can show HTML (the reply's `html` is sent only then).
     #[serde(default)]
     pub rich_text: bool,
+}
+
+/// A Twilio-compatible SMS/MMS number (PROTOCOLS.md 3).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSmsChannel {
+    pub id: String,
+    pub inbox: String,
+    /// The `AC…` account the number belongs to.
+    pub account_sid: String,
+    /// The account's auth token: signs webhooks, authenticates sends.
+    pub auth_token_file: Option<String>,
+    pub auth_token_env: Option<String>,
+    /// The sending number (E.164); or `messaging_service_sid`.
+    pub from: Option<String>,
+    pub messaging_service_sid: Option<String>,
+    /// The exact URL the provider calls (`…/webhooks/{id}`), for signatures.
+    pub public_url: String,
+    /// The REST API (default `https://api.twilio.com`).
+    pub api_base_url: Option<String>,
+    pub routing: Option<RawRouting>,
+    pub tickets: Option<RawTickets>,
 }

@@ -15,6 +15,7 @@ use super::meta;
 use super::metrics;
 use super::raw::*;
 use super::routing::{self, Pipeline, RoutingSettings};
+use super::sms;
 use super::workspace::*;
 use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
 use crate::email_address;
@@ -457,6 +458,12 @@ fn build_workspace(
                 c.routing.take(),
                 c.tickets.take(),
             ),
+            RawChannel::Sms(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
         };
         let routing = raw_routing.and_then(|rule| {
             let at = format!("{path}.routing");
@@ -508,6 +515,18 @@ fn build_workspace(
                         id,
                         inbox,
                         kind: ChannelKind::Custom(settings),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
+            RawChannel::Sms(raw) => {
+                if let Some(settings) = sms::sms(&raw, &path, base, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Sms(settings),
                         routing,
                         tickets,
                     });

@@ -7,6 +7,7 @@ use super::custom::CustomChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
 use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
+use super::sms::SmsChannel;
 use crate::email_address;
 
 #[derive(Debug, Clone)]
@@ -58,6 +59,8 @@ pub enum ChannelKind {
     Whatsapp(WhatsappChannel),
     /// Any other app, through the custom channel API.
     Custom(CustomChannel),
+    /// SMS/MMS through a Twilio-compatible provider.
+    Sms(SmsChannel),
 }
 
 impl ChannelKind {
@@ -67,6 +70,7 @@ impl ChannelKind {
             ChannelKind::Messenger(_) => "messenger",
             ChannelKind::Whatsapp(_) => "whatsapp",
             ChannelKind::Custom(_) => "custom",
+            ChannelKind::Sms(_) => "sms",
         }
     }
 }

@@ -71,7 +71,11 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/webhooks/{channel_id}",
             get(crate::channels::meta::webhook::verify)
-                .post(crate::channels::meta::webhook::receive),
+                .post(crate::channels::sms::webhook::receive),
+        )
+        .route(
+            "/webhooks/{channel_id}/status",
+            axum::routing::post(crate::channels::sms::webhook::status),
         )
         .route("/api/v1/tickets", get(tickets::list))
         .route(

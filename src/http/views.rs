@@ -28,7 +28,16 @@ pub struct ContactView {
     pub owner: Option<String>,
     /// The consent the person gave, when a channel asked for it.
     pub consent: Option<ConsentView>,
+    /// Set when the person opted out of SMS (texted STOP).
+    pub opted_out: Option<OptOutView>,
     pub created_at: String,
+}
+
+#[derive(Serialize)]
+pub struct OptOutView {
+    pub keyword: String,
+    pub channel: String,
+    pub at: String,
 }
 
 #[derive(Serialize)]
@@ -50,6 +59,11 @@ impl From<Contact> for ContactView {
             consent: c.consent.map(|r| ConsentView {
                 mode: r.mode,
                 text: r.text,
+                channel: r.channel,
+                at: rfc3339(r.at),
+            }),
+            opted_out: c.opted_out.map(|r| OptOutView {
+                keyword: r.keyword,
                 channel: r.channel,
                 at: rfc3339(r.at),
             }),

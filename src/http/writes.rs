@@ -197,6 +197,7 @@ fn check_can_send(
     template: bool,
 ) -> Result<(), PostError> {
     check_email_can_send(app, channel)?;
+    check_sms_opt_out(app, channel, conversation)?;
     let Some(provider) = Provider::of(channel) else {
         return Ok(());
     };
@@ -215,6 +216,26 @@ fn check_can_send(
                 window: Some(window::window_at(provider, last, now)),
             })
         })
+}
+
+/// A person who texted STOP on an SMS channel gets no more messages
+/// until they text START: `422`.
+fn check_sms_opt_out(app: &App, channel: &Channel, conversation: Id) -> Result<(), PostError> {
+    if !matches!(channel.kind, ChannelKind::Sms(_)) {
+        return Ok(());
+    }
+    let contact = match app.store.conversation(conversation)? {
+        Some(conversation) => app.store.contact(conversation.contact)?,
+        None => None,
+    };
+    match contact.and_then(|c| c.opted_out) {
+        Some(record) => Err(ApiError::Unprocessable(format!(
+            "the person opted out of SMS (texted {}); they must text START before they can be messaged again",
+            record.keyword
+        ))
+        .into()),
+        None => Ok(()),
+    }
 }
 
 /// The provider's limit on a message's text; `400` over it. Over a custom
@@ -243,9 +264,10 @@ fn check_text_length(channel: &Channel, text: &str) -> Result<(), ApiError> {
 fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
     match channel.kind {
         ChannelKind::Email(_) => (Some(app.hostname.clone()), true),
-        ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) | ChannelKind::Custom(_) => {
-            (None, false)
-        }
+        ChannelKind::Messenger(_)
+        | ChannelKind::Whatsapp(_)
+        | ChannelKind::Custom(_)
+        | ChannelKind::Sms(_) => (None, false),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::channels::custom::send::CustomSender;
 use crate::channels::email::notify::compose_notification;
 use crate::channels::email::relay::EmailSender;
 use crate::channels::meta::send::MetaSender;
+use crate::channels::sms::send::SmsSender;
 use crate::config::{ChannelKind, OutboxSettings};
 use crate::ids::Id;
 use crate::model::{Author, DeliveryState, DeliveryStatus};
@@ -36,6 +37,8 @@ pub struct Senders {
     pub meta: MetaSender,
     /// Custom channels, through their signed webhooks.
     pub custom: CustomSender,
+    /// SMS channels, through the provider's REST API.
+    pub sms: SmsSender,
 }
 
 impl Senders {
@@ -49,6 +52,7 @@ impl Senders {
             },
             ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => self.meta.send(delivery).await,
             ChannelKind::Custom(_) => self.custom.send(delivery).await,
+            ChannelKind::Sms(_) => self.sms.send(delivery).await,
         }
     }
 }

@@ -153,4 +153,26 @@ impl Store {
         self.commit(&writes)?;
         Ok(contact)
     }
+
+    /// Records an SMS opt-out on a contact, or clears it (`None`: the person
+    /// opted back in); blocking. Returns the contact as written.
+    pub fn set_opt_out(
+        &self,
+        id: Id,
+        opted_out: Option<crate::model::OptOutRecord>,
+    ) -> Result<Contact, StoreError> {
+        let _writer = self.lock_writer();
+        let mut contact = self
+            .contact(id)?
+            .ok_or(StoreError::NotFound { what: "contact" })?;
+        contact.opted_out = opted_out;
+        let mut writes = super::write_set::WriteSet::default();
+        writes.put(
+            super::write_set::TreeId::Contacts,
+            id.to_bytes(),
+            encode(&contact),
+        );
+        self.commit(&writes)?;
+        Ok(contact)
+    }
 }

@@ -97,13 +97,8 @@ async fn flusher(
         }
         // Everything committed up to here is covered by the flush below.
         let covered_seq = committed_seq.load(Ordering::SeqCst);
-        let db = db.clone();
         let started = Instant::now();
-        let result = match tokio::task::spawn_blocking(move || db.flush()).await {
-            Ok(Ok(_bytes)) => Ok(()),
-            Ok(Err(error)) => Err(format!("flush failed: {error}")),
-            Err(error) => Err(format!("flush task failed: {error}")),
-        };
+        let result = flush(&db).await;
         flushes.fetch_add(1, Ordering::Relaxed);
         if let Some(observer) = observer.get() {
             observer.flushed(batch.len(), started.elapsed());
@@ -121,5 +116,22 @@ async fn flusher(
         for waiter in batch {
             let _ = waiter.send(result.clone());
         }
+    }
+}
+
+/// One `fsync`-ing flush of the whole store, off the async threads.
+async fn flush(db: &sled::Db) -> Result<(), String> {
+    // Test builds only (cargo feature `fault-injection`): a switch file
+    // makes the flush fail, so the tests can watch every edge answer a
+    // temporary error.
+    #[cfg(feature = "fault-injection")]
+    if let Some(error) = super::fault::injected_flush_error() {
+        return Err(error);
+    }
+    let db = db.clone();
+    match tokio::task::spawn_blocking(move || db.flush()).await {
+        Ok(Ok(_bytes)) => Ok(()),
+        Ok(Err(error)) => Err(format!("flush failed: {error}")),
+        Err(error) => Err(format!("flush task failed: {error}")),
     }
 }

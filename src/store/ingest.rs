@@ -78,6 +78,7 @@ impl Store {
                     phone: inbound.sender.phone.clone(),
                     owner: None,
                     consent: None,
+                    opted_out: None,
                     created_at: now,
                 },
                 true,

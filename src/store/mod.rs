@@ -9,6 +9,8 @@
 mod contacts;
 mod conversations;
 mod event_log;
+#[cfg(feature = "fault-injection")]
+mod fault;
 mod group_commit;
 mod ingest;
 mod keys;
@@ -154,6 +156,8 @@ impl Store {
         schema::check_or_init(&trees.meta, path)?;
         db.flush().map_err(open_error)?;
         let committed_seq = Arc::new(AtomicU64::new(event_log::last_seq(&trees.events)?));
+        #[cfg(feature = "fault-injection")]
+        fault::arm(path);
         let commit = GroupCommit::start(db.clone(), committed_seq.clone());
         Ok(Store {
             db,

@@ -276,6 +276,7 @@ impl Store {
                 phone: recipient.phone.clone(),
                 owner: None,
                 consent: None,
+                opted_out: None,
                 created_at: now,
             }),
         }

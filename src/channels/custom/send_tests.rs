@@ -67,6 +67,7 @@ fn delivery(channel: Channel, text: &str, html: Option<&str>) -> OutboundDeliver
         phone: None,
         owner: None,
         consent: None,
+        opted_out: None,
         created_at: 0,
     };
     let mut reply = message(Direction::Outbound, None, NOW, None);

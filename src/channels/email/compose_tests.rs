@@ -104,6 +104,7 @@ pub(crate) fn delivery() -> OutboundDelivery {
             phone: None,
             owner: None,
             consent: None,
+            opted_out: None,
             created_at: 1_700_000_001_000,
         },
         history: vec![

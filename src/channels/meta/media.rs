@@ -270,7 +270,10 @@ async fn fetch(app: &App, client: &reqwest::Client, job: &MediaJob) -> Result<us
         return Ok(meta.size as usize);
     }
     let (content_type, bytes) = match &job.source {
-        MediaSource::Url { url } => download(client, url, None, "the attachment URL").await?,
+        MediaSource::Url { url } => match sms_credentials(app, &job.channel) {
+            Some((sid, token)) => sms_media(client, url, &sid, &token).await?,
+            None => download(client, url, Auth::None, "the attachment URL").await?,
+        },
         MediaSource::ProviderMedia { id } => whatsapp_media(app, client, &job.channel, id).await?,
     };
     let content_type = content_type.unwrap_or_else(|| meta.content_type.clone());
@@ -322,23 +325,61 @@ async fn whatsapp_media(
         .await
         .map_err(|e| MediaError::Http(e.without_url()))?;
     let url = info.url.ok_or(MediaError::NoUrl)?;
-    let (content_type, bytes) = download(client, &url, Some(token), "the media URL").await?;
+    let (content_type, bytes) =
+        download(client, &url, Auth::Bearer(token), "the media URL").await?;
     Ok((info.mime_type.or(content_type), bytes))
 }
 
-/// GETs `url` (with a bearer token when given), at most `MAX_BYTES`;
+/// The account SID and auth token of an SMS channel, whose MMS media may
+/// need HTTP Basic auth.
+fn sms_credentials(app: &App, channel: &str) -> Option<(String, String)> {
+    match &app.workspace().channel(channel)?.kind {
+        ChannelKind::Sms(sms) => {
+            Some((sms.account_sid.clone(), sms.auth_token.expose().to_string()))
+        }
+        _ => None,
+    }
+}
+
+/// An MMS media URL (PROTOCOLS.md 3.1): with Basic auth `AccountSid:
+/// AuthToken` first, then without when that is refused (accounts that do
+/// not enforce auth on media; the redirect to the CDN drops the header).
+async fn sms_media(
+    client: &reqwest::Client,
+    url: &str,
+    sid: &str,
+    token: &str,
+) -> Result<(Option<String>, Vec<u8>), MediaError> {
+    match download(client, url, Auth::Basic(sid, token), "the MMS media URL").await {
+        Err(MediaError::Status {
+            status: 401 | 403, ..
+        }) => download(client, url, Auth::None, "the MMS media URL").await,
+        other => other,
+    }
+}
+
+/// How a download authenticates.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    None,
+    Bearer(&'a str),
+    Basic(&'a str, &'a str),
+}
+
+/// GETs `url` (authenticated as `auth` says), at most `MAX_BYTES`;
 /// returns the content type it names and the bytes. Errors never carry the
 /// URL (provider links are signed).
 async fn download(
     client: &reqwest::Client,
     url: &str,
-    token: Option<&str>,
+    auth: Auth<'_>,
     what: &'static str,
 ) -> Result<(Option<String>, Vec<u8>), MediaError> {
-    let mut request = client.get(url);
-    if let Some(token) = token {
-        request = request.bearer_auth(token);
-    }
+    let request = match auth {
+        Auth::None => client.get(url),
+        Auth::Bearer(token) => client.get(url).bearer_auth(token),
+        Auth::Basic(user, password) => client.get(url).basic_auth(user, Some(password)),
+    };
     let mut response = request
         .send()
         .await

@@ -94,6 +94,7 @@ fn delivery(channel: Channel, from: &str, ago: Millis, text: &str) -> OutboundDe
         phone: None,
         owner: None,
         consent: None,
+        opted_out: None,
         created_at: 0,
     };
     OutboundDelivery {

@@ -340,7 +340,7 @@ fn apply_statuses(
 
 /// An inbound message from a messaging channel: continues the person's open
 /// conversation; the caller fills in text, attachments and hints.
-pub(super) fn inbound(
+pub(crate) fn inbound(
     channel: &str,
     external_id: String,
     identity: Identity,

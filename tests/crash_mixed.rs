@@ -1,0 +1,152 @@
+//! End-to-end crash test under mixed load (issue 8, point 3): four SMTP
+//! senders and four signed Messenger webhook senders run concurrently until
+//! the daemon is SIGKILLed; after a restart every acknowledged Message-ID
+//! and `mid` is stored exactly once. (The widget is not built yet.)
+
+mod common;
+
+use std::collections::HashMap;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::graph::{self, fb_message, fb_page, FakeGraph};
+use common::mails;
+use common::smtp::SmtpClient;
+use common::Daemon;
+
+const SUPPORT: &[&str] = &["support@example.com"];
+
+type Acked = Arc<Mutex<Vec<String>>>;
+
+/// Sends mails over one reused session (a new one after a failure) until
+/// told to stop or the daemon is gone; records every Message-ID that got `250`.
+fn smtp_sender(i: usize, smtp: std::net::SocketAddr, acked: Acked, stop: Arc<AtomicBool>) {
+    let mut n = 0;
+    while !stop.load(Ordering::Relaxed) {
+        let Ok(stream) = std::net::TcpStream::connect(smtp) else {
+            return;
+        };
+        drop(stream);
+        let session = catch_unwind(|| {
+            let mut client = SmtpClient::connect(smtp);
+            client.ehlo();
+            client
+        });
+        let Ok(mut client) = session else { return };
+        while !stop.load(Ordering::Relaxed) {
+            let id = format!("mixed-{i}-{n}@x.example");
+            n += 1;
+            let mail = mails::simple(
+                &id,
+                "m@x.example",
+                "support@example.com",
+                &format!("mixed {i}-{n}"),
+                "payload",
+            );
+            match catch_unwind(AssertUnwindSafe(|| {
+                client.send_mail("m@x.example", SUPPORT, &mail)
+            })) {
+                Ok(reply) if reply.code == 250 => acked.lock().unwrap().push(id),
+                Ok(reply) if reply.code == 0 => return,
+                // A temporary failure or a broken session: start a new one.
+                _ => break,
+            }
+        }
+    }
+}
+
+/// Posts signed Messenger webhooks, one unique `mid` each, until told to
+/// stop or the daemon is gone; records every `mid` that got `200`.
+fn webhook_sender(i: usize, daemon: &Daemon, acked: Acked, stop: Arc<AtomicBool>) {
+    let client = common::http();
+    let url = daemon.url("/webhooks/fb-page");
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        let mid = format!("m-mixed-{i}-{n}");
+        let body = serde_json::to_vec(&fb_page(vec![fb_message(
+            &format!("psid-mixed-{i}"),
+            &mid,
+            "payload",
+            1_700_000_000_000 + n,
+        )]))
+        .unwrap();
+        n += 1;
+        let response = client
+            .post(&url)
+            .header("Content-Type", "application/json")
+            .header(
+                "X-Hub-Signature-256",
+                graph::sign(graph::FB_APP_SECRET, &body),
+            )
+            .body(body)
+            .send();
+        match response {
+            Ok(r) if r.status().as_u16() == 200 => acked.lock().unwrap().push(mid),
+            Ok(_) => {}
+            Err(_) => return,
+        }
+    }
+}
+
+#[test]
+fn sigkill_under_mixed_smtp_and_webhook_load_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGraph::start();
+    let config = graph::meta_config(dir.path(), &fake.base_url());
+    let daemon = Daemon::start_with_config(dir.path(), &config);
+    let (mails_acked, hooks_acked): (Acked, Acked) = Default::default();
+    let stop = Arc::new(AtomicBool::new(false));
+
+    std::thread::scope(|scope| {
+        for i in 0..4 {
+            let (acked, halt, smtp) = (mails_acked.clone(), stop.clone(), daemon.smtp);
+            scope.spawn(move || smtp_sender(i, smtp, acked, halt));
+            let (acked, halt, daemon) = (hooks_acked.clone(), stop.clone(), &daemon);
+            scope.spawn(move || webhook_sender(i, daemon, acked, halt));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        // SIGKILL mid-flow (the handle stays until the senders are done).
+        common::signal(daemon.pid(), "KILL");
+        stop.store(true, Ordering::Relaxed);
+    });
+    let token = daemon.token.clone();
+    daemon.kill();
+
+    let mails_acked = mails_acked.lock().unwrap().clone();
+    let hooks_acked = hooks_acked.lock().unwrap().clone();
+    eprintln!(
+        "acknowledged before the SIGKILL: {} mails, {} webhooks",
+        mails_acked.len(),
+        hooks_acked.len()
+    );
+    assert!(
+        mails_acked.len() > 20 && hooks_acked.len() > 20,
+        "the test must catch the daemon mid-flow ({} mails, {} webhooks acked)",
+        mails_acked.len(),
+        hooks_acked.len()
+    );
+
+    let daemon = Daemon::start(dir.path(), token);
+    let mut stored: HashMap<String, usize> = HashMap::new();
+    for message in daemon.all_messages() {
+        if let Some(id) = message["external_id"].as_str() {
+            *stored.entry(id.to_string()).or_default() += 1;
+        }
+    }
+    let duplicated: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
+    for (kind, acked) in [("mails", &mails_acked), ("webhooks", &hooks_acked)] {
+        let lost: Vec<&String> = acked
+            .iter()
+            .filter(|id| !stored.contains_key(*id))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "{} of {} acknowledged {kind} lost: {lost:?}",
+            lost.len(),
+            acked.len()
+        );
+    }
+}
