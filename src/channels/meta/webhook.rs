@@ -241,12 +241,30 @@ async fn apply(app: &Arc<App>, channel: &str, batch: Batch) -> Result<(), Webhoo
     let (message_count, status_count) = (messages.len(), statuses.len());
     let jobs =
         media::queue(app, channel, &messages, now).map_err(|error| unavailable(error, "media"))?;
-    let results = futures_util::future::join_all(
-        messages
-            .into_iter()
-            .map(|received| ingest(app, received.inbound)),
-    )
-    .await;
+    // One person's messages are stored in the order the provider sent them
+    // (they share a conversation); different people's concurrently, so the
+    // whole batch shares flushes.
+    let mut by_sender: Vec<(String, Vec<crate::inbound::Inbound>)> = Vec::new();
+    for received in messages {
+        let who = &received.inbound.sender.identity;
+        let key = format!("{}\0{}", who.kind, who.handle);
+        match by_sender.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, list)) => list.push(received.inbound),
+            None => by_sender.push((key, vec![received.inbound])),
+        }
+    }
+    let results: Vec<_> =
+        futures_util::future::join_all(by_sender.into_iter().map(|(_, inbounds)| async move {
+            let mut results = Vec::with_capacity(inbounds.len());
+            for inbound in inbounds {
+                results.push(ingest(app, inbound).await);
+            }
+            results
+        }))
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
     let mut duplicates = 0;
     for result in results {
         match result {
