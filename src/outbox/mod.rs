@@ -6,9 +6,11 @@
 //! pending deliveries resume after a restart.
 
 mod backoff;
+mod retry_after;
 mod sender;
 mod worker;
 
 pub use backoff::backoff;
+pub use retry_after::{parse_retry_after, retry_after};
 pub use sender::{OutboundDelivery, SendOutcome};
 pub use worker::{OutboxWorker, Senders};

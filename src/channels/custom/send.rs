@@ -22,11 +22,10 @@ use serde::Serialize;
 use super::signature::{self, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
 use super::target::{self, PublicOnly};
 use crate::app::ChannelHealth;
-use crate::channels::meta::graph_errors::parse_retry_after;
 use crate::clock::{rfc3339, Clock, SystemClock};
 use crate::config::{ChannelKind, CustomChannel};
 use crate::model::{Author, Direction, Message};
-use crate::outbox::{OutboundDelivery, SendOutcome};
+use crate::outbox::{retry_after, OutboundDelivery, SendOutcome};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most of a webhook's answer read (for its id, or an error excerpt).
@@ -275,11 +274,7 @@ impl CustomSender {
     /// What the webhook's answer means.
     async fn answered(&self, mut response: reqwest::Response, now: i64) -> SendOutcome {
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, now));
+        let retry_after = retry_after(response.headers(), now);
         let mut answer = Vec::new();
         while answer.len() < MAX_ANSWER_BYTES {
             match response.chunk().await {

@@ -9,11 +9,6 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use crate::model::Millis;
-
-/// The longest `Retry-After` honoured; a longer one is cut to this.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(24 * 60 * 60);
-
 /// `{"error": {"message", "type", "code", "error_subcode", "fbtrace_id"}}`;
 /// WhatsApp adds `error_data.details`.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, thiserror::Error)]
@@ -157,23 +152,6 @@ pub fn classify(status: u16, error: Option<&GraphError>, retry_after: Option<Dur
     }
 }
 
-/// A `Retry-After` value: seconds, or an HTTP date (`now` in ms); capped
-/// at a day.
-pub fn parse_retry_after(value: &str, now: Millis) -> Option<Duration> {
-    let value = value.trim();
-    let delay = match value.parse::<u64>() {
-        Ok(seconds) => Duration::from_secs(seconds),
-        Err(_) => {
-            let at = jiff::fmt::rfc2822::DateTimeParser::new()
-                .parse_timestamp(value)
-                .ok()?;
-            let millis = at.as_millisecond().saturating_sub(now).max(0);
-            Duration::from_millis(u64::try_from(millis).ok()?)
-        }
-    };
-    Some(delay.min(MAX_RETRY_AFTER))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,27 +273,5 @@ mod tests {
             panic!()
         };
         assert!(reason.contains("redirect"));
-    }
-
-    #[test]
-    fn retry_after_in_seconds_or_as_a_date() {
-        assert_eq!(parse_retry_after(" 30 ", 0), Some(Duration::from_secs(30)));
-        let now = jiff::Timestamp::from_second(784_111_717).unwrap();
-        assert_eq!(
-            parse_retry_after("Sun, 06 Nov 1994 08:49:37 GMT", now.as_millisecond()),
-            Some(Duration::from_secs(60))
-        );
-        assert_eq!(
-            parse_retry_after(
-                "Sun, 06 Nov 1994 08:49:37 GMT",
-                now.as_millisecond() + 120_000
-            ),
-            Some(Duration::ZERO)
-        );
-        assert_eq!(
-            parse_retry_after("999999999", 0),
-            Some(Duration::from_secs(24 * 60 * 60))
-        );
-        assert_eq!(parse_retry_after("soon", 0), None);
     }
 }

@@ -21,7 +21,7 @@ use crate::app::ChannelHealth;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ChannelKind, GraphApi};
 use crate::model::{Author, Direction, Message, MessageTemplate, Millis};
-use crate::outbox::{OutboundDelivery, SendOutcome};
+use crate::outbox::{retry_after, OutboundDelivery, SendOutcome};
 
 /// Messenger's limit on `message.text`, in characters.
 pub const MESSENGER_MAX_TEXT: usize = 2000;
@@ -142,11 +142,7 @@ impl MetaSender {
             }
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| graph_errors::parse_retry_after(value, self.clock.now()));
+        let retry_after = retry_after(response.headers(), self.clock.now());
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => {

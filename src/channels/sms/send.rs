@@ -14,11 +14,10 @@ use std::time::Duration;
 use serde::Deserialize;
 
 use super::MAX_TEXT;
-use crate::channels::meta::graph_errors::parse_retry_after;
 use crate::clock::{Clock, SystemClock};
 use crate::config::{ChannelKind, SmsChannel, SmsSender as Sender};
 use crate::model::{Direction, Message};
-use crate::outbox::{OutboundDelivery, SendOutcome};
+use crate::outbox::{retry_after, OutboundDelivery, SendOutcome};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -126,11 +125,7 @@ impl SmsSender {
             }
         };
         let status = response.status().as_u16();
-        let retry_after = response
-            .headers()
-            .get(reqwest::header::RETRY_AFTER)
-            .and_then(|value| value.to_str().ok())
-            .and_then(|value| parse_retry_after(value, self.clock.now()));
+        let retry_after = retry_after(response.headers(), self.clock.now());
         let body = match response.bytes().await {
             Ok(body) => body,
             Err(error) => {
