@@ -3,6 +3,7 @@
 //! bearer token.
 #![allow(dead_code)]
 
+pub mod browser;
 pub mod custom;
 pub mod graph;
 pub mod graph_send;
