@@ -3,9 +3,14 @@
 #
 # Postfix's smtp-source sends N ~4.7 KB messages over 20 concurrent sessions,
 # once with one connection per message and once reusing connections (-d), to
-#   (a) smtp-sink, Postfix's do-nothing SMTP server: the ceiling, and
-#   (b) Switchboard (release build), which flushes to disk before every 250.
-# Messages are counted in Switchboard's store afterwards, not just the 250s.
+#   (a) smtp-sink, Postfix's do-nothing SMTP server: the ceiling,
+#   (b) durable peers: a private Postfix instance delivering into a Maildir
+#       (bench/support/postfix_peer.sh) and aiosmtpd's Maildir handler (both
+#       fsync each message), and
+#   (c) Switchboard (release build), which flushes to disk before every 250.
+# Messages are counted in each store afterwards (Maildir files, Switchboard's
+# API), not just the 250s; a peer's time runs until its last message is
+# stored (Postfix delivers from its queue after the 250).
 # Also reports Switchboard's store flushes (group commit) and its RSS idle and
 # after the load. Everything runs inside `unshare -n`: loopback only.
 #
@@ -20,6 +25,10 @@ if [ -z "${SWITCHBOARD_BENCH_NETNS:-}" ]; then
     apt-get update -qq
     echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null
+  fi
+  if [ ! -x target/bench-venv/bin/aiosmtpd ]; then
+    python3 -m venv target/bench-venv
+    target/bench-venv/bin/pip install -q aiosmtpd==1.4.6
   fi
   cargo build --release --locked -q
   exec env SWITCHBOARD_BENCH_NETNS=1 N="$N" unshare -n "$0" "$@"
@@ -90,7 +99,43 @@ for mode in conn reuse; do
 done
 kill $sink; wait $sink 2>/dev/null || true
 
-# (b) Switchboard.
+# Waits until DIR holds N delivered Maildir files (at most 300 s); prints the
+# count and the time it was reached.
+wait_stored() { # dir
+  local count=0
+  for _ in $(seq 3000); do
+    count=$(find "$1" -type f -path '*/new/*' 2>/dev/null | wc -l)
+    [ "$count" -ge "$N" ] && break
+    sleep 0.1
+  done
+  echo "$count $(now)"
+}
+
+# (b) Durable peers.
+for mode in conn reuse; do
+  rm -rf "$work/postfix"
+  bench/support/postfix_peer.sh start "$work/postfix" 47027
+  sleep 1
+  flags=(); [ "$mode" = reuse ] && flags=(-d)
+  t0=$(now); run_source 47027 "${flags[@]}"
+  read -r stored t1 < <(wait_stored "$work/postfix/vmail")
+  bench/support/postfix_peer.sh stop "$work/postfix"
+  echo "| postfix → Maildir (durable) | $mode | $N | $(python3 -c "print(f'{$t1-$t0:.2f}')") | $(rate "$N" "$t0" "$t1") | $stored | $(cut -d' ' -f1 /proc/loadavg) |"
+  sleep 1
+done
+for mode in conn reuse; do
+  rm -rf "$work/aiomaildir"
+  target/bench-venv/bin/python -m aiosmtpd -n -l 127.0.0.1:47026 -c aiosmtpd.handlers.Mailbox "$work/aiomaildir" 2>/dev/null &
+  aio=$!
+  sleep 1
+  flags=(); [ "$mode" = reuse ] && flags=(-d)
+  t0=$(now); run_source 47026 "${flags[@]}"
+  read -r stored t1 < <(wait_stored "$work/aiomaildir")
+  kill $aio; wait $aio 2>/dev/null || true
+  echo "| aiosmtpd Mailbox (durable) | $mode | $N | $(python3 -c "print(f'{$t1-$t0:.2f}')") | $(rate "$N" "$t0" "$t1") | $stored | $(cut -d' ' -f1 /proc/loadavg) |"
+done
+
+# (c) Switchboard.
 token=$($bin token create --config "$work/config.toml" --agent admin 2>/dev/null)
 for mode in conn reuse; do
   rm -rf "$work/data"; mkdir -p "$work/data"
