@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 
 use switchboard::channels::email::parse::{self, ParseError};
 use switchboard::channels::meta::webhook;
+use switchboard::channels::{custom, sms};
 use switchboard::config::{self, Channel, ChannelKind, Workspace};
 
 /// The test workspace with an email, a Messenger and a WhatsApp channel.
@@ -292,6 +293,153 @@ fn whatsapp_corpus_gives_a_result_or_a_clear_error() {
         "deep_nesting.json",
         "invalid_utf8.json",
         "just_a_string.json",
+    ] {
+        let outcome = outcome_of(&outcomes, refused);
+        assert!(outcome.is_err(), "{refused}: {outcome:?}");
+    }
+}
+
+/// One SMS webhook body (form-encoded) as a verified POST is read: as an
+/// inbound message, and as a status callback.
+fn replay_sms(body: &[u8]) -> Outcome {
+    let params = sms::webhook::form_params(body);
+    let status = match sms::webhook::parse_status(&params) {
+        Ok(Some(status)) => format!("status {:?}", status.state),
+        Ok(None) => "status: nothing".to_string(),
+        Err(error) => format!("status: {error}"),
+    };
+    match sms::webhook::parse_inbound("sms", &params) {
+        Ok(message) => {
+            let inbound = &message.received.inbound;
+            assert!(inbound
+                .external_id
+                .as_deref()
+                .is_some_and(|id| !id.is_empty()));
+            assert!(inbound.sender.identity.handle.starts_with('+'));
+            assert!(message.received.media.len() <= inbound.attachments.len());
+            Ok(format!(
+                "message, {} media, keyword {:?}; {status}",
+                message.received.media.len(),
+                message.keyword
+            ))
+        }
+        Err(error) => Err(format!("{error}; {status}")),
+    }
+}
+
+#[test]
+fn sms_corpus_gives_a_result_or_a_clear_error() {
+    let mut inputs = corpus("webhooks/sms", "form");
+    let many: String = (0..10_000)
+        .map(|i| format!("MediaUrl{i}=http%3A%2F%2F127.0.0.1%3A9%2F{i}&"))
+        .collect();
+    inputs.push((
+        "generated: 10,000 media".into(),
+        format!("{many}MessageSid=SMg&From=%2B15551234567&NumMedia=10000").into_bytes(),
+    ));
+    inputs.push((
+        "generated: 1 MiB body".into(),
+        format!(
+            "MessageSid=SMb&From=%2B15551234567&Body={}",
+            "a".repeat(1 << 20)
+        )
+        .into_bytes(),
+    ));
+    let outcomes = replay_all(&inputs, replay_sms);
+    let ok = |name: &str| {
+        let outcome = outcome_of(&outcomes, name);
+        assert!(outcome.is_ok(), "{name}: {outcome:?}");
+        outcome.clone().unwrap()
+    };
+    assert!(ok("valid_text.form").starts_with("message, 0 media"));
+    assert!(ok("mms_two_media.form").starts_with("message, 2 media"));
+    assert!(ok("stop_keyword.form").contains("Some("));
+    assert!(ok("whatsapp_prefix.form").starts_with("message"));
+    // A provider's absurd media count is capped, not trusted.
+    assert!(ok("generated: 10,000 media").starts_with("message"));
+    ok("generated: 1 MiB body");
+    for refused in [
+        "empty.form",
+        "missing_sid.form",
+        "missing_from.form",
+        "from_not_a_number.form",
+        "truncated.form",
+        "broken_percent_escapes.form",
+        "only_separators.form",
+        "binary_noise.form",
+    ] {
+        let outcome = outcome_of(&outcomes, refused);
+        assert!(outcome.is_err(), "{refused}: {outcome:?}");
+    }
+    let status = outcome_of(&outcomes, "status_delivered.form");
+    assert!(
+        format!("{status:?}").contains("status Delivered"),
+        "{status:?}"
+    );
+}
+
+/// One custom-channel publish body as `POST /api/v1/channels/{id}/messages`
+/// reads it.
+fn replay_custom(body: &[u8]) -> Outcome {
+    let publish: custom::publish::Publish =
+        serde_json::from_slice(body).map_err(|e| format!("not a publish body: {e}"))?;
+    match custom::publish::to_inbound("bridge", publish) {
+        Ok(inbound) => {
+            assert_eq!(inbound.channel, "bridge");
+            assert!(!inbound.sender.identity.handle.is_empty());
+            Ok(format!(
+                "message, {} attachments",
+                inbound.attachments.len()
+            ))
+        }
+        Err(error) => Err(error.to_string()),
+    }
+}
+
+#[test]
+fn custom_channel_corpus_gives_a_result_or_a_clear_error() {
+    let mut inputs = corpus("webhooks/custom", "json");
+    let deep = format!(
+        r#"{{"idempotency_key":"d","sender":{{"id":"1"}},"text":"x","timestamp":{}{}}}"#,
+        "[".repeat(10_000),
+        "]".repeat(10_000)
+    );
+    inputs.push(("generated: 10,000 levels deep".into(), deep.into_bytes()));
+    let many: Vec<String> = (0..1000)
+        .map(|i| format!(r#"{{"content_type":"text/plain","data_base64":"aGk{i}"}}"#))
+        .collect();
+    inputs.push((
+        "generated: 1,000 attachments".into(),
+        format!(
+            r#"{{"idempotency_key":"a","sender":{{"id":"1"}},"attachments":[{}]}}"#,
+            many.join(",")
+        )
+        .into_bytes(),
+    ));
+    let outcomes = replay_all(&inputs, replay_custom);
+    let expect = |name: &str, want: &str| {
+        assert_eq!(outcome_of(&outcomes, name), &Ok(want.to_string()), "{name}")
+    };
+    expect("valid.json", "message, 0 attachments");
+    expect("attachment_only.json", "message, 1 attachments");
+    for refused in [
+        "bad_base64.json",
+        "url_attachment.json",
+        "unknown_field.json",
+        "bad_email.json",
+        "bad_phone.json",
+        "blank_key.json",
+        "control_char_id.json",
+        "bad_timestamp.json",
+        "empty_text.json",
+        "truncated.json",
+        "not_an_object.json",
+        "null.json",
+        "empty.json",
+        "invalid_utf8.json",
+        "lone_surrogate.json",
+        "generated: 10,000 levels deep",
+        "generated: 1,000 attachments",
     ] {
         let outcome = outcome_of(&outcomes, refused);
         assert!(outcome.is_err(), "{refused}: {outcome:?}");

@@ -216,6 +216,12 @@ impl RawSmtp {
     /// One transaction; `message` has CRLF line ends and no line starting
     /// with a dot. Returns the reply code to the end of DATA.
     pub async fn send(&mut self, from: &str, to: &str, message: &str) -> u16 {
+        self.send_timed(from, to, message).await.0
+    }
+
+    /// Like `send`; also returns the time from the end of DATA (the final
+    /// dot written) to the reply: what group commit adds.
+    pub async fn send_timed(&mut self, from: &str, to: &str, message: &str) -> (u16, Duration) {
         use tokio::io::AsyncWriteExt;
         assert_eq!(self.command(&format!("MAIL FROM:<{from}>")).await, 250);
         assert_eq!(self.command(&format!("RCPT TO:<{to}>")).await, 250);
@@ -226,8 +232,10 @@ impl RawSmtp {
             data.push_str("\r\n");
         }
         data.push_str(".\r\n");
+        let start = std::time::Instant::now();
         self.writer.write_all(data.as_bytes()).await.unwrap();
-        self.reply().await
+        let code = self.reply().await;
+        (code, start.elapsed())
     }
 
     pub async fn quit(mut self) {

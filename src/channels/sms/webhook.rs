@@ -26,7 +26,6 @@ use super::signature::{self, SignatureError};
 use super::{keyword, Keyword, IDENTITY_KIND};
 use crate::app::App;
 use crate::channels::meta::webhook::{self as meta_webhook, Received};
-use crate::channels::meta::whatsapp_events::e164;
 use crate::channels::meta::{media, webhook::inbound};
 use crate::config::{ChannelKind, SmsChannel};
 use crate::inbound::{Identity, InboundAttachment};
@@ -243,6 +242,15 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// A number as the provider writes it: E.164 (`+` and 3 to 15 digits) or
+/// a short code (digits only). Anything else is not a number the provider
+/// sent (a fuzzer found `%2` read as `+2` by a digits-only filter).
+fn provider_number(text: &str) -> Option<String> {
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    let valid = (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
+    valid.then(|| format!("+{digits}"))
+}
+
 /// Reads an inbound message (sans-IO).
 pub fn parse_inbound(
     channel: &str,
@@ -255,7 +263,7 @@ pub fn parse_inbound(
     let from = param(params, "From")
         .ok_or_else(|| SmsWebhookError::BadPayload("From is missing".into()))?;
     let address = from.strip_prefix("whatsapp:").unwrap_or(from);
-    let phone = e164(address)
+    let phone = provider_number(address)
         .ok_or_else(|| SmsWebhookError::BadPayload(format!("From \"{from}\" is not a number")))?;
     let identity = Identity {
         kind: IDENTITY_KIND.into(),
