@@ -14,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-600}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(email meta_webhook sms_webhook custom_publish)
+[ ${#targets[@]} -eq 0 ] && targets=(email messenger whatsapp sms_webhook custom_publish)
 export RUSTC_BOOTSTRAP=1
 
 if [ -z "${SWITCHBOARD_BENCH_NETNS:-}" ]; then
@@ -27,7 +27,8 @@ ip link set lo up
 seeds() { # target -> seed folders
   case $1 in
     email) echo tests/corpus/email ;;
-    meta_webhook) echo tests/corpus/webhooks/messenger tests/corpus/webhooks/whatsapp ;;
+    messenger) echo tests/corpus/webhooks/messenger ;;
+    whatsapp) echo tests/corpus/webhooks/whatsapp ;;
     sms_webhook) echo tests/corpus/webhooks/sms ;;
     custom_publish) echo tests/corpus/webhooks/custom ;;
     chat_frame) echo tests/corpus/chat ;;
