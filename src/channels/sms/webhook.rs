@@ -25,6 +25,7 @@ use serde_json::{json, Value};
 use super::signature::{self, SignatureError};
 use super::{keyword, Keyword, IDENTITY_KIND};
 use crate::app::App;
+use crate::channels::calls;
 use crate::channels::meta::webhook::{self as meta_webhook, Received};
 use crate::channels::meta::whatsapp_events::e164;
 use crate::channels::meta::{media, webhook::inbound};
@@ -94,6 +95,10 @@ pub async fn receive(
 ) -> Response {
     let settings = match app.workspace().channel(&channel).map(|c| &c.kind) {
         Some(ChannelKind::Sms(settings)) => settings.clone(),
+        Some(ChannelKind::Calls(settings)) => {
+            let settings = settings.clone();
+            return calls::webhook::receive(app, channel, settings, query, headers, body).await;
+        }
         _ => return meta_webhook::receive(State(app), Path(channel), headers, body).await,
     };
     let result = async {
@@ -123,8 +128,10 @@ pub async fn status(
     body: Bytes,
 ) -> Response {
     let result = async {
+        // A calls channel's replies are texts too (sent from its number).
         let settings = match app.workspace().channel(&channel).map(|c| &c.kind) {
             Some(ChannelKind::Sms(settings)) => settings.clone(),
+            Some(ChannelKind::Calls(calls)) => calls.provider.clone(),
             _ => return Err(SmsWebhookError::UnknownChannel(channel.clone())),
         };
         let url = signed_url(&settings.status_url(), query.as_deref());
@@ -180,7 +187,7 @@ pub fn signed_url(base: &str, query: Option<&str>) -> String {
 
 /// The request's parameters once its signature checks out: a form body's
 /// pairs, or a JSON object's fields (signed through `bodySHA256`).
-fn verified_params(
+pub(crate) fn verified_params(
     app: &App,
     channel: &str,
     settings: &SmsChannel,
