@@ -42,6 +42,7 @@ impl Store {
             return Ok(None);
         };
         let mut message: Message = self.required(&t.messages, &stored_ref, "message")?;
+        let first = message.call.is_none();
         let mut call = match message.call.take() {
             Some(call) => call,
             None => CallDetails {
@@ -50,6 +51,7 @@ impl Store {
             },
         };
         let mut applied = call.apply(update, &mut message.attachments, now);
+        applied.changed |= first;
         let text = call.summary();
         if message.text.as_deref() != Some(text.as_str()) {
             message.text = Some(text);

@@ -310,15 +310,15 @@ impl CallDetails {
         duration: Option<u64>,
         attachments: &mut Vec<AttachmentMeta>,
     ) -> Option<(u32, String)> {
-        match &mut self.recording {
-            Some(recording) if recording.sid == sid => {
+        match self.recording.as_mut().map(|r| (r.sid == sid, r)) {
+            Some((true, recording)) => {
                 if recording.duration_secs.is_none() {
                     recording.duration_secs = duration;
                 }
             }
             // A second recording of one call is not expected from our
             // TwiML; the first one stays.
-            Some(_) => return None,
+            Some((false, _)) => return None,
             None => {
                 attachments.push(AttachmentMeta {
                     name: Some(format!("voicemail-{sid}.mp3")),

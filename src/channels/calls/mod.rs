@@ -7,4 +7,5 @@
 pub mod callback;
 pub mod item;
 pub mod twiml;
+pub mod view;
 pub mod webhook;
