@@ -257,7 +257,11 @@ fn text_in(daemon: &Daemon, sid: &str, body: &str) {
 #[test]
 fn an_incoming_call_rings_every_agent_phone_then_the_voicemail() {
     let Setup { _dir, daemon, .. } = start();
-    let root = voice_ok(&daemon, "", &call_params("CA10000000000000000000000000000001", "ringing"));
+    let root = voice_ok(
+        &daemon,
+        "",
+        &call_params("CA10000000000000000000000000000001", "ringing"),
+    );
     assert_eq!(root.names(), vec!["Dial"]);
     let dial = &root.children[0];
     assert_eq!(dial.attr("timeout"), "25");
@@ -267,7 +271,10 @@ fn an_incoming_call_rings_every_agent_phone_then_the_voicemail() {
     assert_eq!(dial.children[0].text, AGENT_PHONE);
     assert_eq!(dial.children[1].text, AGENT_SIP);
     for agent in &dial.children {
-        assert_eq!(agent.attr("statusCallback"), format!("{PUBLIC_URL}?event=agent"));
+        assert_eq!(
+            agent.attr("statusCallback"),
+            format!("{PUBLIC_URL}?event=agent")
+        );
         assert_eq!(agent.attr("statusCallbackEvent"), "answered completed");
         assert!(agent.children.is_empty());
     }
@@ -287,7 +294,10 @@ fn an_incoming_call_rings_every_agent_phone_then_the_voicemail() {
     assert_eq!(record.attr("maxLength"), "90");
     assert_eq!(record.attr("playBeep"), "true");
     assert_eq!(record.attr("transcribe"), "true");
-    assert_eq!(record.attr("action"), format!("{PUBLIC_URL}?event=voicemail"));
+    assert_eq!(
+        record.attr("action"),
+        format!("{PUBLIC_URL}?event=voicemail")
+    );
     assert_eq!(
         record.attr("recordingStatusCallback"),
         format!("{PUBLIC_URL}?event=recording")
@@ -330,7 +340,10 @@ fn an_answered_call_is_one_item_that_moves_forward_and_inboxes_see_each_step() {
     assert_eq!(item["call"]["to"], NUMBER);
     assert_eq!(item["direction"], "inbound");
     assert_eq!(conversation["channel"], "phone");
-    assert_eq!(conversation["assignee"], "bob", "routed as a new conversation");
+    assert_eq!(
+        conversation["assignee"], "bob",
+        "routed as a new conversation"
+    );
 
     // The agent's leg: answered, then over after 95 seconds.
     let agent = |status: &str, duration: Option<&str>| {
@@ -377,8 +390,10 @@ fn an_answered_call_is_one_item_that_moves_forward_and_inboxes_see_each_step() {
     let mut socket = EventSocket::connect(daemon.http, &daemon.token, Some(0));
     let item_id = item["id"].as_str().unwrap().to_string();
     let events = socket.read_until("the completed call item", Duration::from_secs(30), |seen| {
-        seen.iter()
-            .any(|e| ws::message_id(e) == Some(item_id.as_str()) && e["payload"]["call"]["status"] == "completed")
+        seen.iter().any(|e| {
+            ws::message_id(e) == Some(item_id.as_str())
+                && e["payload"]["call"]["status"] == "completed"
+        })
     });
     let more = socket.drain(Duration::from_millis(500));
     let item_events: Vec<&Value> = events
@@ -402,11 +417,18 @@ fn an_answered_call_is_one_item_that_moves_forward_and_inboxes_see_each_step() {
 fn a_missed_call_with_a_voicemail_whose_callbacks_come_late_and_out_of_order() {
     let Setup { _dir, fake, daemon } = start();
     // The person texted first: the call joins their open conversation.
-    text_in(&daemon, "SM30000000000000000000000000000001", "Can someone call me?");
+    text_in(
+        &daemon,
+        "SM30000000000000000000000000000001",
+        "Can someone call me?",
+    );
     let conversations = daemon.all_conversations("");
     assert_eq!(conversations.len(), 1);
     let texted = conversations[0].clone();
-    assert!(texted["assignee"].is_null(), "the SMS channel routes nobody");
+    assert!(
+        texted["assignee"].is_null(),
+        "the SMS channel routes nobody"
+    );
     let id = texted["id"].as_str().unwrap().to_string();
     let (status, _) = daemon.patch(
         &format!("/api/v1/conversations/{id}"),
@@ -419,12 +441,18 @@ fn a_missed_call_with_a_voicemail_whose_callbacks_come_late_and_out_of_order() {
     let (conversation, _) = call_item(&daemon, sid);
     assert_eq!(conversation["id"], texted["id"], "one timeline");
     assert_eq!(conversation["contact"]["id"], texted["contact"]["id"]);
-    assert!(conversation["assignee"].is_null(), "ringing routes nothing yet");
+    assert!(
+        conversation["assignee"].is_null(),
+        "ringing routes nothing yet"
+    );
 
     voice_ok(
         &daemon,
         "event=dial",
-        &with(call_params(sid, "in-progress"), &[("DialCallStatus", "no-answer")]),
+        &with(
+            call_params(sid, "in-progress"),
+            &[("DialCallStatus", "no-answer")],
+        ),
     );
     let (conversation, item) = call_item(&daemon, sid);
     assert_eq!(item["call"]["status"], "missed");
@@ -441,7 +469,10 @@ fn a_missed_call_with_a_voicemail_whose_callbacks_come_late_and_out_of_order() {
         &[
             ("TranscriptionSid", "TR30000000000000000000000000000001"),
             ("TranscriptionStatus", "completed"),
-            ("TranscriptionText", "Hi, this is Ann, please call me back about order 42."),
+            (
+                "TranscriptionText",
+                "Hi, this is Ann, please call me back about order 42.",
+            ),
             ("TranscriptionType", "fast"),
             ("TranscriptionUrl", "https://api.example/Transcriptions/TR3"),
             ("RecordingSid", recording_sid),
@@ -474,7 +505,11 @@ fn a_missed_call_with_a_voicemail_whose_callbacks_come_late_and_out_of_order() {
             ],
         ),
     );
-    voice_ok(&daemon, "event=status", &with(call_params(sid, "completed"), &[("CallDuration", "48")]));
+    voice_ok(
+        &daemon,
+        "event=status",
+        &with(call_params(sid, "completed"), &[("CallDuration", "48")]),
+    );
     // Replayed, all of it.
     voice_ok(&daemon, "event=recording", &recording);
     voice_ok(&daemon, "event=transcription", &transcription);
@@ -509,7 +544,10 @@ fn a_missed_call_with_a_voicemail_whose_callbacks_come_late_and_out_of_order() {
         .into_iter()
         .find(|r| r.path == format!("/Recordings/{recording_sid}.mp3"))
         .unwrap();
-    assert_eq!(fetch.authorization.as_deref(), Some(fake.expected_basic().as_str()));
+    assert_eq!(
+        fetch.authorization.as_deref(),
+        Some(fake.expected_basic().as_str())
+    );
     let response = common::http()
         .get(daemon.url(&format!(
             "/api/v1/messages/{}/attachments/0",
@@ -522,7 +560,11 @@ fn a_missed_call_with_a_voicemail_whose_callbacks_come_late_and_out_of_order() {
     assert_eq!(response.bytes().unwrap().as_ref(), AUDIO);
 
     let messages = daemon.messages(&id);
-    assert_eq!(messages.len(), 2, "the text and one call item: {messages:#?}");
+    assert_eq!(
+        messages.len(),
+        2,
+        "the text and one call item: {messages:#?}"
+    );
     assert_eq!(daemon.all_conversations("").len(), 1);
 }
 
@@ -536,7 +578,11 @@ fn a_caller_is_texted_back_from_the_same_number_in_the_same_conversation() {
     assert_eq!(item["call"]["status"], "missed");
     assert_eq!(item["call"]["missed_reason"], "busy");
     // A text after the call joins the call's conversation.
-    text_in(&daemon, "SM40000000000000000000000000000001", "I just called");
+    text_in(
+        &daemon,
+        "SM40000000000000000000000000000001",
+        "I just called",
+    );
     assert_eq!(daemon.all_conversations("").len(), 1);
     let id = conversation["id"].as_str().unwrap();
     assert_eq!(daemon.messages(id).len(), 2);
@@ -547,7 +593,10 @@ fn a_caller_is_texted_back_from_the_same_number_in_the_same_conversation() {
     assert_eq!(contact["phone"], CALLER);
 
     // An agent's answer goes out as a text from the business number.
-    let reply = daemon.reply(id, json!({"text": "Sorry we missed you! Calling back now."}));
+    let reply = daemon.reply(
+        id,
+        json!({"text": "Sorry we missed you! Calling back now."}),
+    );
     daemon.wait_for_state(id, reply["id"].as_str().unwrap(), "sent");
     let sends = fake.wait_for_sends(1);
     let form: Vec<(&str, &str)> = sends[0]
@@ -561,7 +610,10 @@ fn a_caller_is_texted_back_from_the_same_number_in_the_same_conversation() {
             ("To", CALLER),
             ("From", NUMBER),
             ("Body", "Sorry we missed you! Calling back now."),
-            ("StatusCallback", "https://help.example.com/webhooks/phone/status"),
+            (
+                "StatusCallback",
+                "https://help.example.com/webhooks/phone/status"
+            ),
         ]
     );
     let status = [
@@ -591,10 +643,17 @@ fn bad_signatures_are_refused_and_store_nothing() {
     // the query left out of the signed URL; another channel's URL.
     assert_eq!(post("/webhooks/phone", PUBLIC_URL, "wrong-token"), 403);
     assert_eq!(
-        post("/webhooks/phone", &daemon.url("/webhooks/phone"), AUTH_TOKEN),
+        post(
+            "/webhooks/phone",
+            &daemon.url("/webhooks/phone"),
+            AUTH_TOKEN
+        ),
         403
     );
-    assert_eq!(post("/webhooks/phone?event=dial", PUBLIC_URL, AUTH_TOKEN), 403);
+    assert_eq!(
+        post("/webhooks/phone?event=dial", PUBLIC_URL, AUTH_TOKEN),
+        403
+    );
     assert_eq!(post("/webhooks/phone", SMS_URL, AUTH_TOKEN), 403);
     // Tampered after signing, and unsigned.
     let signature = twilio::signature(AUTH_TOKEN, PUBLIC_URL, &params);
@@ -634,7 +693,11 @@ fn malformed_oversized_and_withheld_callers_get_clear_answers_and_the_daemon_kee
     // without its status.
     let answer = voice(&daemon, "", &[("From", CALLER), ("CallStatus", "ringing")]);
     assert_eq!(answer.status, 400, "{answer:?}");
-    assert!(answer.body.contains("CallSid is missing"), "{}", answer.body);
+    assert!(
+        answer.body.contains("CallSid is missing"),
+        "{}",
+        answer.body
+    );
     let answer = voice(&daemon, "event=party", &call_params("CA6", "ringing"));
     assert_eq!(answer.status, 400, "{answer:?}");
     assert!(answer.body.contains("unknown event"), "{}", answer.body);
@@ -649,7 +712,10 @@ fn malformed_oversized_and_withheld_callers_get_clear_answers_and_the_daemon_kee
     let response = common::http()
         .post(daemon.url("/webhooks/phone"))
         .header("Content-Type", "application/x-www-form-urlencoded")
-        .header("X-Twilio-Signature", twilio::signature(AUTH_TOKEN, PUBLIC_URL, &[]))
+        .header(
+            "X-Twilio-Signature",
+            twilio::signature(AUTH_TOKEN, PUBLIC_URL, &[]),
+        )
         .body(vec![0xff, 0xfe, 0x00])
         .send()
         .unwrap();

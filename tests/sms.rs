@@ -378,7 +378,11 @@ fn mms_media_is_fetched_with_the_account_credentials() {
 #[test]
 fn a_status_callback_that_overtakes_the_send_answer_is_kept() {
     let (_dir, fake, daemon) = start();
-    text_in(&daemon, "SM40000000000000000000000000000001", "Where is it?");
+    text_in(
+        &daemon,
+        "SM40000000000000000000000000000001",
+        "Where is it?",
+    );
     let conversation = only_conversation(&daemon);
     let id = conversation["id"].as_str().unwrap().to_string();
     // The provider reports `delivered` for the new sid before it answers
@@ -419,7 +423,10 @@ fn a_status_callback_that_overtakes_the_send_answer_is_kept() {
         ],
     );
     assert_eq!(status, 204);
-    assert_eq!(daemon.message(&id, reply_id)["status"]["state"], "delivered");
+    assert_eq!(
+        daemon.message(&id, reply_id)["status"]["state"],
+        "delivered"
+    );
 }
 
 #[test]
@@ -489,9 +496,11 @@ fn two_sms_channels_on_one_number_are_refused_but_sms_and_calls_share_it() {
         (output.status.code(), text)
     };
     let (code, text) = check(&second("sms", ""));
-    assert_eq!(code, Some(64), "{text}");
+    assert_eq!(code, Some(78), "{text}");
     assert!(
-        text.contains("channels[1].from: \"+15005550006\" is already used by the sms channel at channels[0]"),
+        text.contains(
+            "channels[1].from: \"+15005550006\" is already used by the sms channel at channels[0]"
+        ),
         "{text}"
     );
     let (code, text) = check(&second("calls", "agent_numbers = [\"+14155550101\"]"));

@@ -247,7 +247,14 @@ pub(super) struct Numbers(HashMap<(&'static str, String), String>);
 
 impl Numbers {
     /// Claims `number` for a channel of `kind` at `path` (`channels[i]`).
-    pub(super) fn claim(&mut self, kind: &'static str, key: &str, number: &str, path: &str, found: &mut Found) {
+    pub(super) fn claim(
+        &mut self,
+        kind: &'static str,
+        key: &str,
+        number: &str,
+        path: &str,
+        found: &mut Found,
+    ) {
         let number = number.trim().to_string();
         if number.is_empty() {
             return;
@@ -364,7 +371,10 @@ mod tests {
         assert_eq!(calls.dial_timeout, Duration::from_secs(20));
         assert!(calls.voicemail.enabled && calls.voicemail.transcribe);
         assert_eq!(calls.voicemail.max_length, Duration::from_secs(120));
-        assert_eq!(calls.provider.public_url, "https://help.example.com/webhooks/phone");
+        assert_eq!(
+            calls.provider.public_url,
+            "https://help.example.com/webhooks/phone"
+        );
     }
 
     #[test]
@@ -386,7 +396,10 @@ mod tests {
             assert!(errors.contains(expected), "{expected} in:\n{errors}");
         }
         let errors = parse(&channel("phone", "calls", "+15005550006", "")).unwrap_err();
-        assert!(errors.contains("channels[0].agent_numbers: missing"), "{errors}");
+        assert!(
+            errors.contains("channels[0].agent_numbers: missing"),
+            "{errors}"
+        );
     }
 
     #[test]
@@ -400,7 +413,10 @@ mod tests {
         .unwrap();
         let workspace = &config.workspace;
         let phone = workspace.channel("phone").unwrap();
-        assert_eq!(workspace.timeline_channels(phone), vec!["texts".to_string()]);
+        assert_eq!(
+            workspace.timeline_channels(phone),
+            vec!["texts".to_string()]
+        );
 
         let errors = parse(&format!(
             "{}{}{}{}",
@@ -420,10 +436,15 @@ mod tests {
         );
         let errors = parse(&format!(
             "{}{}",
-            channel("a", "sms", "+15005550006", "").replace("from = \"+15005550006\"", "messaging_service_sid = \"MG1\""),
-            channel("b", "sms", "+15005550006", "").replace("from = \"+15005550006\"", "messaging_service_sid = \"MG1\""),
+            channel("a", "sms", "+15005550006", "")
+                .replace("from = \"+15005550006\"", "messaging_service_sid = \"MG1\""),
+            channel("b", "sms", "+15005550006", "")
+                .replace("from = \"+15005550006\"", "messaging_service_sid = \"MG1\""),
         ))
         .unwrap_err();
-        assert!(errors.contains("channels[1].messaging_service_sid"), "{errors}");
+        assert!(
+            errors.contains("channels[1].messaging_service_sid"),
+            "{errors}"
+        );
     }
 }

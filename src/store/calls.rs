@@ -61,8 +61,11 @@ impl Store {
         if !applied.changed {
             return Ok(Some(CallChange { message, applied }));
         }
-        let old: Conversation =
-            self.required(&t.conversations, &message.conversation.to_bytes(), "conversation")?;
+        let old: Conversation = self.required(
+            &t.conversations,
+            &message.conversation.to_bytes(),
+            "conversation",
+        )?;
         let mut conversation = old.clone();
         let mut writes = WriteSet::default();
         let mut events = Vec::new();
@@ -164,7 +167,10 @@ mod tests {
             .unwrap()
             .unwrap();
         assert!(!again.applied.changed);
-        assert_eq!(store.events(1, u64::MAX, 1_000).unwrap().len(), events.len());
+        assert_eq!(
+            store.events(1, u64::MAX, 1_000).unwrap().len(),
+            events.len()
+        );
         let unknown = CallDetails::inbound("CA404", "+1", "+2", 1_000);
         assert!(store
             .update_call("phone", &unknown, &missed, None, 3_000)

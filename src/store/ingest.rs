@@ -300,8 +300,8 @@ impl Store {
                 };
                 let conversation: Conversation =
                     self.required(&self.trees.conversations, &id, "conversation")?;
-                let open =
-                    conversation.status != ConversationStatus::Closed && conversation.inbox == inbox;
+                let open = conversation.status != ConversationStatus::Closed
+                    && conversation.inbox == inbox;
                 if open
                     && latest
                         .as_ref()

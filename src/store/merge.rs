@@ -173,7 +173,9 @@ mod tests {
             channel: "sms".into(),
             at: 2_500,
         };
-        store.set_opt_out(by_text.contact, Some(record.clone())).unwrap();
+        store
+            .set_opt_out(by_text.contact, Some(record.clone()))
+            .unwrap();
         let kept = store
             .merge_contacts(by_mail.contact, by_text.contact)
             .unwrap();

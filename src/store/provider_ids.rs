@@ -92,7 +92,11 @@ impl Store {
             // Under the writer lock, so `finish_job` cannot record the id
             // between the check and the write and miss the pending status.
             let _writer = self.lock_writer();
-            if !self.trees.provider_ids.contains_key(key(channel, provider_id))? {
+            if !self
+                .trees
+                .provider_ids
+                .contains_key(key(channel, provider_id))?
+            {
                 let pending_key = pending_key(channel, provider_id);
                 let kept = self.pending_status(&pending_key)?;
                 // Several early reports: the one the monotonic rule keeps.
@@ -102,7 +106,9 @@ impl Store {
                         reason,
                         at: now,
                     };
-                    self.trees.provider_ids.insert(pending_key, encode(&pending))?;
+                    self.trees
+                        .provider_ids
+                        .insert(pending_key, encode(&pending))?;
                 }
                 return Ok(None);
             }
@@ -297,10 +303,11 @@ mod tests {
         // A later but lesser report does not replace the kept one.
         assert_eq!(early(DeliveryState::Sent), None);
         let job = store.due_jobs(2_000, 10).unwrap().remove(0);
-        store
-            .finish_job(&job, sent("SMout", 3_000), 3_000)
-            .unwrap();
-        assert_eq!(state(&store, message.id), (DeliveryState::Delivered, None, 1));
+        store.finish_job(&job, sent("SMout", 3_000), 3_000).unwrap();
+        assert_eq!(
+            state(&store, message.id),
+            (DeliveryState::Delivered, None, 1)
+        );
         assert!(store
             .pending_status(&pending_key("sms", "SMout"))
             .unwrap()

@@ -98,10 +98,7 @@ fn infer(params: &[(String, String)]) -> Option<Event> {
 
 /// Reads a callback; `event` from the query, `None` for the incoming call
 /// (or the call's status callback) when nothing else fits.
-pub fn read(
-    event: Option<Event>,
-    params: &[(String, String)],
-) -> Result<Callback, CallbackError> {
+pub fn read(event: Option<Event>, params: &[(String, String)]) -> Result<Callback, CallbackError> {
     let event = event.or_else(|| infer(params));
     let own_sid = required(params, "CallSid");
     let call_sid = match event {
@@ -208,7 +205,10 @@ mod tests {
         assert_eq!(callback.caller_name.as_deref(), Some("ANN SMITH"));
         assert!(!callback.outbound);
         // The same parameters as the status callback: nothing to answer.
-        assert_eq!(read(Some(Event::Status), &params).unwrap().answer, Answer::Empty);
+        assert_eq!(
+            read(Some(Event::Status), &params).unwrap().answer,
+            Answer::Empty
+        );
     }
 
     #[test]
@@ -245,8 +245,15 @@ mod tests {
             read(Some(Event::Recording), &pairs(&[("CallSid", "CA1")])),
             Err(CallbackError::Missing("RecordingSid"))
         );
-        assert_eq!(read(None, &pairs(&[("From", "+1")])), Err(CallbackError::Missing("CallSid")));
-        let withheld = pairs(&[("CallSid", "CA1"), ("CallStatus", "ringing"), ("From", "anonymous")]);
+        assert_eq!(
+            read(None, &pairs(&[("From", "+1")])),
+            Err(CallbackError::Missing("CallSid"))
+        );
+        let withheld = pairs(&[
+            ("CallSid", "CA1"),
+            ("CallStatus", "ringing"),
+            ("From", "anonymous"),
+        ]);
         assert_eq!(read(None, &withheld).unwrap().caller, None);
         assert_eq!(event_of(Some("event=dial")), Ok(Some(Event::Dial)));
         assert_eq!(event_of(Some("bodySHA256=ab")), Ok(None));

@@ -448,23 +448,31 @@ mod tests {
 
     #[test]
     fn a_voicemail_in_any_order_is_one_missed_call_with_its_recording() {
+        // Which updates ask for a call back: becoming missed, and the
+        // voicemail's arrival (once each).
         let orders = [
-            vec![dial("no-answer", None), recording(), transcription()],
-            vec![transcription(), status("completed"), recording()],
-            vec![recording(), transcription(), dial("no-answer", None)],
+            (
+                vec![dial("no-answer", None), recording(), transcription()],
+                [true, true, false],
+            ),
+            (
+                vec![transcription(), status("completed"), recording()],
+                [true, false, false],
+            ),
+            (
+                vec![recording(), transcription(), dial("no-answer", None)],
+                [true, false, false],
+            ),
         ];
-        for order in orders {
+        for (order, follow_ups) in orders {
             let (call, attachments, applied) = run(&order);
             assert_eq!(call.status, CallStatus::Missed, "{order:?}");
             assert_eq!(call.duration_secs, Some(0));
             assert_eq!(call.recording.as_ref().unwrap().sid, "RE1");
             assert_eq!(call.transcript.as_deref(), Some("Please call me back"));
             assert_eq!(attachments.len(), 1, "one recording: {attachments:?}");
-            assert_eq!(
-                applied.iter().filter(|a| a.follow_up).count(),
-                1,
-                "routed once: {applied:?}"
-            );
+            let asked: Vec<bool> = applied.iter().map(|a| a.follow_up).collect();
+            assert_eq!(asked, follow_ups, "{applied:?}");
             assert!(call.summary().ends_with("\n\nPlease call me back"));
         }
     }
@@ -479,7 +487,10 @@ mod tests {
             Some((0, "https://api.example/Recordings/RE1.mp3".into()))
         );
         attachments[0].size = 10;
-        assert_eq!(call.apply(&recording(), &mut attachments, 9_000).fetch, None);
+        assert_eq!(
+            call.apply(&recording(), &mut attachments, 9_000).fetch,
+            None
+        );
         assert_eq!(call.missed_reason.as_deref(), Some("busy"));
     }
 

@@ -183,7 +183,9 @@ mod tests {
             callback_url(&s, Event::Dial),
             "https://h.example/webhooks/phone?k=1&event=dial"
         );
-        assert!(dial(&s).contains(r#"action="https://h.example/webhooks/phone?k=1&amp;event=dial""#));
+        assert!(
+            dial(&s).contains(r#"action="https://h.example/webhooks/phone?k=1&amp;event=dial""#)
+        );
         let s = settings("https://h.example/webhooks/phone");
         assert_eq!(
             callback_url(&s, Event::Transcription),

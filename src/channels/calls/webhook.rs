@@ -157,7 +157,11 @@ async fn store(
         None => None,
     };
     let initial = details(settings, callback, now);
-    let (store, id, update) = (app.store.clone(), channel.to_string(), callback.update.clone());
+    let (store, id, update) = (
+        app.store.clone(),
+        channel.to_string(),
+        callback.update.clone(),
+    );
     let change: Option<CallChange> = tokio::task::spawn_blocking(move || {
         store.update_call(&id, &initial, &update, plan.as_ref(), now)
     })
@@ -243,7 +247,10 @@ async fn create(
     message.to = vec![settings.number.clone()];
     message.text = Some(details(settings, callback, app.clock.now()).summary());
     if callback.caller.is_none() {
-        message.sender.name.get_or_insert_with(|| "Withheld number".into());
+        message
+            .sender
+            .name
+            .get_or_insert_with(|| "Withheld number".into());
     }
     match ingest(app, message).await {
         Ok(accepted) => {
