@@ -80,17 +80,21 @@ pub fn event_of(query: Option<&str>) -> Result<Option<Event>, CallbackError> {
 
 /// What a request without an `event` is, by its parameters.
 fn infer(params: &[(String, String)]) -> Option<Event> {
-    if param(params, "TranscriptionSid").is_some() || param(params, "TranscriptionStatus").is_some()
-    {
+    let has = |name| param(params, name).is_some();
+    if has("TranscriptionSid") || has("TranscriptionStatus") {
         Some(Event::Transcription)
-    } else if param(params, "RecordingStatus").is_some() {
+    } else if has("RecordingStatus") {
         Some(Event::Recording)
-    } else if param(params, "RecordingSid").is_some() {
-        Some(Event::Voicemail)
-    } else if param(params, "DialCallStatus").is_some() {
-        Some(Event::Dial)
-    } else if param(params, "ParentCallSid").is_some() {
+    } else if has("ParentCallSid") {
         Some(Event::Agent)
+    } else if has("CallbackSource") || has("SequenceNumber") {
+        // Only status callbacks carry these (a recorded call's also
+        // carries its RecordingSid, so this goes first).
+        Some(Event::Status)
+    } else if has("RecordingSid") {
+        Some(Event::Voicemail)
+    } else if has("DialCallStatus") {
+        Some(Event::Dial)
     } else {
         None
     }
@@ -201,6 +205,10 @@ mod tests {
         ]);
         let callback = read(None, &params).unwrap();
         assert_eq!(callback.answer, Answer::Dial);
+        // The number's status callback without `?event=status`.
+        let mut status = params.clone();
+        status.push(("CallbackSource".into(), "call-progress-events".into()));
+        assert_eq!(read(None, &status).unwrap().answer, Answer::Empty);
         assert_eq!(callback.caller.as_deref(), Some("+14155550100"));
         assert_eq!(callback.caller_name.as_deref(), Some("ANN SMITH"));
         assert!(!callback.outbound);

@@ -169,8 +169,8 @@ async fn store(
     .map_err(|error| unavailable(error, "task"))?
     .map_err(|error: StoreError| unavailable(error, "call item"))?;
     let Some(change) = change else {
-        // Ingest stored it a moment ago; only a concurrent reload that
-        // dropped the channel gets here.
+        // Ingest stored it (or found it) just before; only a store that
+        // lost its dedupe entry gets here.
         return Err(unavailable("the call item is missing", "call item"));
     };
     let mut queued = false;
