@@ -5,10 +5,11 @@
 //! message. `finish_job` records the id in the same transaction as the
 //! job's end; `record_provider_id` is for callers that learn it otherwise.
 //!
-//! A status can arrive before its id is recorded (the provider's callback
-//! overtakes its own answer to our send). It is kept, durably, as a pending
-//! status under the same channel and id, and `finish_job` applies it (if
-//! it moves the message forward) in the transaction that records the id.
+//! A status can arrive before its id is recorded (an SMS provider's
+//! callback overtakes its own answer to our send). With
+//! `apply_or_keep_provider_status` it is kept, durably, as a pending status
+//! under the same channel and id, and `finish_job` applies it (if it moves
+//! the message forward) in the transaction that records the id.
 
 use serde::{Deserialize, Serialize};
 
@@ -78,6 +79,25 @@ impl Store {
     /// is forward (monotonic: a late `delivered` never overrides `read`).
     /// `None` when no message has that id; otherwise whether it changed.
     pub fn apply_provider_status(
+        &self,
+        channel: &str,
+        provider_id: &str,
+        state: DeliveryState,
+        reason: Option<String>,
+        now: Millis,
+    ) -> Result<Option<bool>, StoreError> {
+        let Some(message) = self.message_by_provider_id(channel, provider_id)? else {
+            return Ok(None);
+        };
+        self.advance_status(&message, state, reason, now).map(Some)
+    }
+
+    /// Like `apply_provider_status`, but a status for an id not recorded
+    /// yet is kept (durably, once the caller awaits `durable()`) and applied
+    /// when `finish_job` records the id. For providers that report only
+    /// on messages we sent (SMS status callbacks name our own
+    /// `StatusCallback`), so that an unknown id is one still in flight.
+    pub fn apply_or_keep_provider_status(
         &self,
         channel: &str,
         provider_id: &str,
@@ -296,7 +316,7 @@ mod tests {
         let message = reply(&store, accepted.conversation, 2_000);
         let early = |state| {
             store
-                .apply_provider_status("sms", "SMout", state, None, 2_500)
+                .apply_or_keep_provider_status("sms", "SMout", state, None, 2_500)
                 .unwrap()
         };
         assert_eq!(early(DeliveryState::Delivered), None);

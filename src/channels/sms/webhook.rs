@@ -12,6 +12,11 @@
 //! is durable is the empty TwiML `<Response/>` answered. A store failure
 //! answers `503` so the provider retries; the retry dedupes on
 //! `MessageSid`.
+//!
+//! A status callback can overtake the provider's answer to our send (its
+//! `MessageSid` is not recorded yet): it is kept durably and applied when
+//! the send's answer records the sid. Calls channels take their webhook
+//! here too (`calls::webhook`), and their replies' status callbacks.
 
 use std::sync::Arc;
 
@@ -142,7 +147,13 @@ pub async fn status(
         let store = app.store.clone();
         let (id, now) = (channel.clone(), app.clock.now());
         let moved = tokio::task::spawn_blocking(move || {
-            store.apply_provider_status(&id, &update.message_sid, update.state, update.reason, now)
+            store.apply_or_keep_provider_status(
+                &id,
+                &update.message_sid,
+                update.state,
+                update.reason,
+                now,
+            )
         })
         .await
         .map_err(|_| SmsWebhookError::Unavailable)?
