@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzing: each cargo-fuzz target in fuzz/ (libFuzzer) for SECONDS_PER_TARGET
-# (600) seconds, seeded with the corpus tests/corpus.rs replays in CI. Any
+# (600) seconds, seeded with the corpus tests/corpus.rs replays in CI (the
+# calls target reads structured input and starts from an empty corpus). Any
 # crash stops the script with the reproducer under fuzz/artifacts/; a
 # crashing input belongs in tests/corpus/ afterwards. Prints a table of
 # runs, execs/s and corpus growth per target. Inside `unshare -n`.
@@ -14,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-600}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(email messenger whatsapp sms_webhook custom_publish)
+[ ${#targets[@]} -eq 0 ] && targets=(email messenger whatsapp sms_webhook custom_publish calls)
 export RUSTC_BOOTSTRAP=1
 
 if [ -z "${SWITCHBOARD_BENCH_NETNS:-}" ]; then
@@ -42,6 +43,7 @@ for target in "${targets[@]}"; do
   mkdir -p "$corpus"
   seed_count=0
   for folder in $(seeds "$target"); do
+    [ -d "$folder" ] || continue
     cp "$folder"/* "$corpus"/ 2>/dev/null || true
     seed_count=$((seed_count + $(find "$folder" -maxdepth 1 -type f | wc -l)))
   done

@@ -52,6 +52,7 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
         now: app.clock.now(),
         assignment,
         ticket: routing::ticket_plan(&workspace, channel),
+        timeline_channels: workspace.timeline_channels(channel),
         inbound,
     };
     let store = app.store.clone();

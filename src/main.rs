@@ -200,6 +200,15 @@ fn check_config(path: &Path) -> ExitCode {
                         channel.id, sender, sms.account_sid
                     );
                 }
+                ChannelKind::Calls(calls) => {
+                    println!(
+                        "  channel {} calls {} (account {}, rings {} phones)",
+                        channel.id,
+                        calls.number,
+                        calls.provider.account_sid,
+                        calls.agent_numbers.len()
+                    );
+                }
                 ChannelKind::Custom(custom) => {
                     // Scheme, host and port only: a path may carry a secret.
                     let url = &custom.webhook_url;

@@ -281,6 +281,10 @@ pub struct Message {
     /// channel's `thread_id`), so replies can name it too.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thread: Option<String>,
+    /// Set on a call item: a phone call shown as one message that its
+    /// provider's callbacks update in place (`channels::calls::item`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call: Option<crate::channels::calls::item::CallDetails>,
 }
 
 /// An approved WhatsApp message template and its body parameters, in order.

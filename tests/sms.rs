@@ -7,16 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use base64::Engine;
+use common::twilio::{self, encode, FakeTwilio, IMAGE};
 use common::{eventually, Daemon};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
-use sha1::Sha1;
 use sha2::{Digest, Sha256};
 
 const ACCOUNT_SID: &str = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -24,144 +19,6 @@ const AUTH_TOKEN: &str = "sms-auth-token-5f1c";
 const FROM: &str = "+15005550006";
 const PUBLIC_URL: &str = "https://help.example.com/webhooks/sms";
 const PERSON: &str = "+14155550123";
-const IMAGE: &[u8] = b"\x89PNG fake image bytes";
-
-/// One request the fake provider received.
-#[derive(Debug, Clone)]
-struct Request {
-    method: String,
-    path: String,
-    authorization: Option<String>,
-    form: Vec<(String, String)>,
-}
-
-/// A loopback stand-in for the provider's REST API: `Messages.json` sends
-/// answer `201` with a fresh `sid`; `GET /media/...` answers an image only
-/// with the account's Basic credentials.
-struct FakeTwilio {
-    addr: SocketAddr,
-    requests: Arc<Mutex<Vec<Request>>>,
-}
-
-impl FakeTwilio {
-    fn start() -> FakeTwilio {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let requests: Arc<Mutex<Vec<Request>>> = Arc::default();
-        let shared = requests.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let shared = shared.clone();
-                std::thread::spawn(move || serve(stream, &shared));
-            }
-        });
-        FakeTwilio { addr, requests }
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn requests(&self) -> Vec<Request> {
-        self.requests.lock().unwrap().clone()
-    }
-
-    fn wait_for_sends(&self, n: usize) -> Vec<Request> {
-        eventually(&format!("{n} sends"), Duration::from_secs(30), || {
-            let sends: Vec<Request> = self
-                .requests()
-                .into_iter()
-                .filter(|r| r.path.ends_with("/Messages.json"))
-                .collect();
-            if sends.len() >= n {
-                Ok(sends)
-            } else {
-                Err(format!("{sends:?}"))
-            }
-        })
-    }
-}
-
-fn expected_basic() -> String {
-    let encoded =
-        base64::engine::general_purpose::STANDARD.encode(format!("{ACCOUNT_SID}:{AUTH_TOKEN}"));
-    format!("Basic {encoded}")
-}
-
-fn serve(stream: TcpStream, requests: &Mutex<Vec<Request>>) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut line = String::new();
-    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-        return;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next().unwrap_or("").to_string();
-    let path = parts.next().unwrap_or("").to_string();
-    let (mut length, mut authorization) = (0usize, None);
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header).unwrap_or(0) == 0 {
-            return;
-        }
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
-        }
-        if let Some((name, value)) = header.split_once(':') {
-            match name.to_ascii_lowercase().as_str() {
-                "content-length" => length = value.trim().parse().unwrap_or(0),
-                "authorization" => authorization = Some(value.trim().to_string()),
-                _ => {}
-            }
-        }
-    }
-    let mut body = vec![0; length];
-    if reader.read_exact(&mut body).is_err() {
-        return;
-    }
-    let form: Vec<(String, String)> = form_urlencoded::parse(&body)
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
-    let authorized = authorization.as_deref() == Some(expected_basic().as_str());
-    let n = {
-        let mut guard = requests.lock().unwrap();
-        guard.push(Request {
-            method: method.clone(),
-            path: path.clone(),
-            authorization,
-            form,
-        });
-        guard.len()
-    };
-    let (status, content_type, answer): (u16, &str, Vec<u8>) = if !authorized {
-        (
-            401,
-            "application/json",
-            br#"{"code":20003,"message":"Authenticate","status":401}"#.to_vec(),
-        )
-    } else if method == "POST" && path.ends_with("/Messages.json") {
-        let sid = format!("SM{n:032}");
-        (
-            201,
-            "application/json",
-            json!({"sid": sid, "status": "queued", "error_code": null, "error_message": null})
-                .to_string()
-                .into_bytes(),
-        )
-    } else if method == "GET" && path.starts_with("/media/") {
-        (200, "image/png", IMAGE.to_vec())
-    } else {
-        (404, "application/json", b"{}".to_vec())
-    };
-    let mut response = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        answer.len()
-    )
-    .into_bytes();
-    response.extend_from_slice(&answer);
-    let mut stream = reader.into_inner();
-    let _ = stream.write_all(&response);
-}
 
 fn config(api: &str) -> String {
     format!(
@@ -205,31 +62,11 @@ api_base_url = "{api}"
 }
 
 fn start() -> (tempfile::TempDir, FakeTwilio, Daemon) {
-    let fake = FakeTwilio::start();
+    let fake = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("auth_token"), format!("{AUTH_TOKEN}\n")).unwrap();
     let daemon = Daemon::start_with_config(dir.path(), &config(&fake.base_url()));
     (dir, fake, daemon)
-}
-
-/// Twilio's signature, computed here independently of the daemon's code.
-fn twilio_signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
-    let mut sorted = params.to_vec();
-    sorted.sort();
-    let mut data = url.to_string();
-    for (name, value) in sorted {
-        data.push_str(name);
-        data.push_str(value);
-    }
-    let mut mac = Hmac::<Sha1>::new_from_slice(token.as_bytes()).unwrap();
-    mac.update(data.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
-}
-
-fn encode(params: &[(&str, &str)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params)
-        .finish()
 }
 
 /// POSTs `params` to `path` (on the daemon) signed over `signed_url`.
@@ -240,22 +77,8 @@ fn post_signed(
     token: &str,
     params: &[(&str, &str)],
 ) -> (u16, Option<String>, String) {
-    let response = common::http()
-        .post(daemon.url(path))
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .header(
-            "X-Twilio-Signature",
-            twilio_signature(token, signed_url, params),
-        )
-        .body(encode(params))
-        .send()
-        .unwrap();
-    let status = response.status().as_u16();
-    let content_type = response
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string());
-    (status, content_type, response.text().unwrap())
+    let answer = twilio::post_signed(daemon, path, signed_url, token, params);
+    (answer.status, answer.content_type, answer.body)
 }
 
 fn sms_params<'a>(sid: &'a str, body: &'a str) -> Vec<(&'a str, &'a str)> {
@@ -309,7 +132,7 @@ fn bad_signatures_store_nothing_and_good_ones_are_deduped() {
         let (status, _, answer) = post_signed(&daemon, "/webhooks/sms", signed_url, token, &params);
         assert_eq!(status, 403, "{answer}");
     }
-    let signature = twilio_signature(AUTH_TOKEN, PUBLIC_URL, &params);
+    let signature = twilio::signature(AUTH_TOKEN, PUBLIC_URL, &params);
     let tampered = encode(&params).replace("Body=Hello", "Body=Hellp");
     let response = common::http()
         .post(daemon.url("/webhooks/sms"))
@@ -351,7 +174,7 @@ fn bad_signatures_store_nothing_and_good_ones_are_deduped() {
     .to_string();
     let hash = hex::encode(Sha256::digest(body.as_bytes()));
     let signed_url = format!("{PUBLIC_URL}?bodySHA256={hash}");
-    let signature = twilio_signature(AUTH_TOKEN, &signed_url, &[]);
+    let signature = twilio::signature(AUTH_TOKEN, &signed_url, &[]);
     let post = |body: String| {
         common::http()
             .post(daemon.url(&format!("/webhooks/sms?bodySHA256={hash}")))
@@ -402,7 +225,7 @@ fn a_text_in_a_reply_out_and_statuses_out_of_order() {
     );
     assert_eq!(
         send.authorization.as_deref(),
-        Some(expected_basic().as_str())
+        Some(fake.expected_basic().as_str())
     );
     let form: Vec<(&str, &str)> = send
         .form
@@ -538,7 +361,7 @@ fn mms_media_is_fetched_with_the_account_credentials() {
         .unwrap();
     assert_eq!(
         fetch.authorization.as_deref(),
-        Some(expected_basic().as_str())
+        Some(fake.expected_basic().as_str())
     );
     let response = common::http()
         .get(daemon.url(&format!(
@@ -550,4 +373,136 @@ fn mms_media_is_fetched_with_the_account_credentials() {
         .unwrap();
     assert_eq!(response.status().as_u16(), 200);
     assert_eq!(response.bytes().unwrap().as_ref(), IMAGE);
+}
+
+#[test]
+fn a_status_callback_that_overtakes_the_send_answer_is_kept() {
+    let (_dir, fake, daemon) = start();
+    text_in(
+        &daemon,
+        "SM40000000000000000000000000000001",
+        "Where is it?",
+    );
+    let conversation = only_conversation(&daemon);
+    let id = conversation["id"].as_str().unwrap().to_string();
+    // The provider reports `delivered` for the new sid before it answers
+    // our send with that sid (so before the daemon has recorded it).
+    let base = daemon.url("");
+    let callbacks: std::sync::Arc<std::sync::Mutex<Vec<u16>>> = Default::default();
+    let seen = callbacks.clone();
+    fake.before_answer(move |sid| {
+        let params = [
+            ("MessageSid", sid),
+            ("MessageStatus", "delivered"),
+            ("AccountSid", ACCOUNT_SID),
+            ("From", FROM),
+            ("To", PERSON),
+        ];
+        let url = format!("{PUBLIC_URL}/status");
+        let answer =
+            twilio::post_signed_to(&base, "/webhooks/sms/status", &url, AUTH_TOKEN, &params);
+        seen.lock().unwrap().push(answer.status);
+    });
+    let reply = daemon.reply(&id, json!({"text": "Out for delivery"}));
+    let reply_id = reply["id"].as_str().unwrap();
+    let delivered = daemon.wait_for_state(&id, reply_id, "delivered");
+    assert_eq!(
+        delivered["status"]["provider_id"],
+        "SM00000000000000000000000000000001"
+    );
+    assert_eq!(*callbacks.lock().unwrap(), vec![204]);
+    // A late `sent` for it changes nothing.
+    let (status, _, _) = post_signed(
+        &daemon,
+        "/webhooks/sms/status",
+        &format!("{PUBLIC_URL}/status"),
+        AUTH_TOKEN,
+        &[
+            ("MessageSid", "SM00000000000000000000000000000001"),
+            ("MessageStatus", "sent"),
+        ],
+    );
+    assert_eq!(status, 204);
+    assert_eq!(
+        daemon.message(&id, reply_id)["status"]["state"],
+        "delivered"
+    );
+}
+
+#[test]
+fn merging_contacts_carries_the_opt_out_over() {
+    let (_dir, fake, daemon) = start();
+    text_in(&daemon, "SM50000000000000000000000000000001", "STOP");
+    let opted_out = only_conversation(&daemon);
+    let opted_out_contact = opted_out["contact"]["id"].as_str().unwrap().to_string();
+    // The same person from another number: a second contact.
+    let mut params = sms_params("SM50000000000000000000000000000002", "Hi, new phone");
+    params.retain(|(name, _)| *name != "From");
+    params.push(("From", "+14155550999"));
+    let (status, _, answer) =
+        post_signed(&daemon, "/webhooks/sms", PUBLIC_URL, AUTH_TOKEN, &params);
+    assert_eq!(status, 200, "{answer}");
+    let other = daemon
+        .all_conversations("")
+        .into_iter()
+        .find(|c| c["contact"]["id"] != opted_out_contact.as_str())
+        .unwrap();
+    let kept = other["contact"]["id"].as_str().unwrap();
+    let (status, merged) = daemon.post(
+        &format!("/api/v1/contacts/{kept}/merge"),
+        &json!({"other": opted_out_contact}),
+    );
+    assert_eq!(status, 200, "{merged}");
+    assert_eq!(merged["opted_out"]["keyword"], "STOP", "{merged}");
+    let (_, contact) = daemon.get(&format!("/api/v1/contacts/{kept}"));
+    assert_eq!(contact["opted_out"]["keyword"], "STOP", "{contact}");
+    // Neither conversation may be texted now.
+    for conversation in [&other, &opted_out] {
+        let (status, answer) = daemon.post(
+            &format!(
+                "/api/v1/conversations/{}/messages",
+                conversation["id"].as_str().unwrap()
+            ),
+            &json!({"text": "Still there?"}),
+        );
+        assert_eq!(status, 422, "{answer}");
+    }
+    assert!(fake.requests().is_empty(), "nothing was sent");
+}
+
+#[test]
+fn two_sms_channels_on_one_number_are_refused_but_sms_and_calls_share_it() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("auth_token"), format!("{AUTH_TOKEN}\n")).unwrap();
+    let second = |kind: &str, extra: &str| {
+        format!(
+            "{}\n[[channels]]\nid = \"second\"\ninbox = \"texts\"\nkind = \"{kind}\"\naccount_sid = \"{ACCOUNT_SID}\"\nauth_token_file = \"auth_token\"\nfrom = \"{FROM}\"\npublic_url = \"https://help.example.com/webhooks/second\"\n{extra}",
+            config("http://127.0.0.1:9")
+        )
+    };
+    let check = |config: &str| {
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, config).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["check-config", "--config"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+        (output.status.code(), text)
+    };
+    let (code, text) = check(&second("sms", ""));
+    assert_eq!(code, Some(78), "{text}");
+    assert!(
+        text.contains(
+            "channels[1].from: \"+15005550006\" is already used by the sms channel at channels[0]"
+        ),
+        "{text}"
+    );
+    let (code, text) = check(&second("calls", "agent_numbers = [\"+14155550101\"]"));
+    assert_eq!(code, Some(0), "{text}");
 }

@@ -237,6 +237,7 @@ pub enum RawChannel {
     Whatsapp(RawWhatsappChannel),
     Custom(RawCustomChannel),
     Sms(RawSmsChannel),
+    Calls(super::calls::RawCallsChannel),
 }
 
 /// How a messaging channel asks for consent before people are answered.

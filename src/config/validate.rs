@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::calls;
 use super::custom;
 use super::delivery;
 use super::meta;
@@ -429,6 +430,7 @@ fn build_workspace(
     let mut channel_ids = HashSet::new();
     let mut addresses = HashSet::new();
     let mut accounts = meta::Accounts::default();
+    let mut numbers = calls::Numbers::default();
     let mut channels = Vec::new();
     for (i, raw) in raw_channels.into_iter().enumerate() {
         let path = format!("channels[{i}]");
@@ -459,6 +461,12 @@ fn build_workspace(
                 c.tickets.take(),
             ),
             RawChannel::Sms(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
+            RawChannel::Calls(c) => (
                 c.id.clone(),
                 c.inbox.clone(),
                 c.routing.take(),
@@ -522,11 +530,30 @@ fn build_workspace(
                 continue;
             }
             RawChannel::Sms(raw) => {
+                if let Some(from) = &raw.from {
+                    numbers.claim("sms", "from", from, &path, found);
+                }
+                if let Some(service) = &raw.messaging_service_sid {
+                    numbers.claim("sms", "messaging_service_sid", service, &path, found);
+                }
                 if let Some(settings) = sms::sms(&raw, &path, base, found) {
                     channels.push(Channel {
                         id,
                         inbox,
                         kind: ChannelKind::Sms(settings),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
+            RawChannel::Calls(raw) => {
+                numbers.claim("calls", "from", &raw.from, &path, found);
+                if let Some(settings) = calls::calls(&raw, &path, base, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Calls(settings),
                         routing,
                         tickets,
                     });

@@ -61,6 +61,8 @@ pub enum ChannelKind {
     Custom(CustomChannel),
     /// SMS/MMS through a Twilio-compatible provider.
     Sms(SmsChannel),
+    /// Phone calls through a Twilio-compatible provider.
+    Calls(super::calls::CallsChannel),
 }
 
 impl ChannelKind {
@@ -71,6 +73,7 @@ impl ChannelKind {
             ChannelKind::Whatsapp(_) => "whatsapp",
             ChannelKind::Custom(_) => "custom",
             ChannelKind::Sms(_) => "sms",
+            ChannelKind::Calls(_) => "calls",
         }
     }
 }

@@ -54,6 +54,7 @@ pub async fn inboxes(agent: CurrentAgent) -> Json<Vec<InboxView>> {
                             crate::config::SmsSender::From(number) => number.clone(),
                             crate::config::SmsSender::MessagingService(sid) => sid.clone(),
                         }),
+                        ChannelKind::Calls(calls) => Some(calls.number.clone()),
                     },
                 })
                 .collect(),

@@ -218,6 +218,9 @@ pub struct MessageView {
     /// The WhatsApp template sent instead of the text.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<MessageTemplate>,
+    /// A call item's call (calls channels).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub call: Option<crate::channels::calls::view::CallView>,
 }
 
 #[derive(Serialize)]
@@ -275,6 +278,9 @@ impl From<Message> for MessageView {
             author: m.author,
             status: m.status.map(StatusView::from),
             template: m.template,
+            call: m
+                .call
+                .map(|call| crate::channels::calls::view::CallView::new(m.id, call)),
         }
     }
 }

@@ -221,7 +221,7 @@ fn check_can_send(
 /// A person who texted STOP on an SMS channel gets no more messages
 /// until they text START: `422`.
 fn check_sms_opt_out(app: &App, channel: &Channel, conversation: Id) -> Result<(), PostError> {
-    if !matches!(channel.kind, ChannelKind::Sms(_)) {
+    if !matches!(channel.kind, ChannelKind::Sms(_) | ChannelKind::Calls(_)) {
         return Ok(());
     }
     let contact = match app.store.conversation(conversation)? {
@@ -267,7 +267,8 @@ fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
         ChannelKind::Messenger(_)
         | ChannelKind::Whatsapp(_)
         | ChannelKind::Custom(_)
-        | ChannelKind::Sms(_) => (None, false),
+        | ChannelKind::Sms(_)
+        | ChannelKind::Calls(_) => (None, false),
     }
 }
 

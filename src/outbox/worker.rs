@@ -53,6 +53,9 @@ impl Senders {
             ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => self.meta.send(delivery).await,
             ChannelKind::Custom(_) => self.custom.send(delivery).await,
             ChannelKind::Sms(_) => self.sms.send(delivery).await,
+            // A conversation a call started is answered by text, from the
+            // same business number.
+            ChannelKind::Calls(_) => self.sms.send(delivery).await,
         }
     }
 }

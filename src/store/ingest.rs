@@ -22,6 +22,10 @@ pub struct IngestRequest {
     pub assignment: Option<AssignmentPlan>,
     /// The ticket to open if the message starts a conversation.
     pub ticket: Option<TicketPlan>,
+    /// Other channels whose open conversation with the sender the message
+    /// continues (with `continue_open`): an SMS and a calls channel on one
+    /// business number share a person's timeline.
+    pub timeline_channels: Vec<String>,
 }
 
 /// What ingest did with a message.
@@ -49,6 +53,7 @@ impl Store {
             now,
             assignment,
             ticket,
+            timeline_channels,
         } = request;
         let t = &self.trees;
 
@@ -85,7 +90,8 @@ impl Store {
             ),
         };
 
-        let (existing, thread_reason) = self.find_thread(&inbound, &inbox, contact.id)?;
+        let (existing, thread_reason) =
+            self.find_thread(&inbound, &inbox, contact.id, &timeline_channels)?;
         let new_conversation = existing.is_none();
         let message_id = self.ids.next(now);
         let old_conversation = existing.clone();
@@ -144,6 +150,7 @@ impl Store {
             status: None,
             template: None,
             thread: inbound.thread_hints.thread.clone(),
+            call: None,
         };
 
         let mut writes = WriteSet::default();
@@ -250,6 +257,7 @@ impl Store {
         inbound: &Inbound,
         inbox: &str,
         contact: Id,
+        timeline_channels: &[String],
     ) -> Result<(Option<Conversation>, ThreadReason), StoreError> {
         let hints = &inbound.thread_hints;
         if let Some(token) = &hints.reply_token {
@@ -278,17 +286,32 @@ impl Store {
             }
         }
         if hints.continue_open {
-            if let Some(id) = self
-                .trees
-                .contact_channel
-                .get(keys::contact_channel(contact, &inbound.channel))?
-            {
+            // The latest open one among the channel's and its timeline
+            // siblings' conversations with this contact.
+            let mut latest: Option<Conversation> = None;
+            let channels = std::iter::once(&inbound.channel).chain(timeline_channels);
+            for channel in channels {
+                let Some(id) = self
+                    .trees
+                    .contact_channel
+                    .get(keys::contact_channel(contact, channel))?
+                else {
+                    continue;
+                };
                 let conversation: Conversation =
                     self.required(&self.trees.conversations, &id, "conversation")?;
-                if conversation.status != ConversationStatus::Closed && conversation.inbox == inbox
+                let open = conversation.status != ConversationStatus::Closed
+                    && conversation.inbox == inbox;
+                if open
+                    && latest
+                        .as_ref()
+                        .is_none_or(|l| l.last_message_at < conversation.last_message_at)
                 {
-                    return Ok((Some(conversation), ThreadReason::Continued));
+                    latest = Some(conversation);
                 }
+            }
+            if let Some(conversation) = latest {
+                return Ok((Some(conversation), ThreadReason::Continued));
             }
         }
         Ok((None, ThreadReason::New))

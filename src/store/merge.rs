@@ -39,6 +39,15 @@ impl Store {
                 *field = value;
             }
         }
+        if kept.consent.is_none() {
+            kept.consent = gone.consent;
+        }
+        // An SMS opt-out of either is kept (the later one if both opted
+        // out): the person said STOP on a number, whichever record it is.
+        kept.opted_out = match (kept.opted_out.take(), gone.opted_out) {
+            (Some(a), Some(b)) => Some(if b.at > a.at { b } else { a }),
+            (a, b) => a.or(b),
+        };
         let mut writes = WriteSet::default();
         writes.put(TreeId::Contacts, keep.to_bytes(), encode(&kept));
         writes.remove(TreeId::Contacts, other.to_bytes());
@@ -146,5 +155,34 @@ mod tests {
             store.merge_contacts(by_mail.contact, by_chat.contact),
             Err(MergeError::NotFound)
         ));
+    }
+
+    #[tokio::test]
+    async fn merging_keeps_an_sms_opt_out_of_either_contact() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let by_mail = store
+            .ingest(request(inbound("mail", "m1", "ann@x.example"), 1_000))
+            .unwrap();
+        let mut text = inbound("sms", "SM1", "+15550001");
+        text.sender.identity.kind = "phone".into();
+        text.sender.email = None;
+        let by_text = store.ingest(request(text, 2_000)).unwrap();
+        let record = crate::model::OptOutRecord {
+            keyword: "STOP".into(),
+            channel: "sms".into(),
+            at: 2_500,
+        };
+        store
+            .set_opt_out(by_text.contact, Some(record.clone()))
+            .unwrap();
+        let kept = store
+            .merge_contacts(by_mail.contact, by_text.contact)
+            .unwrap();
+        assert_eq!(kept.opted_out, Some(record.clone()));
+        assert_eq!(
+            store.contact(by_mail.contact).unwrap().unwrap().opted_out,
+            Some(record)
+        );
     }
 }

@@ -208,6 +208,7 @@ impl Store {
             }),
             template: request.template.clone(),
             thread: None,
+            call: None,
         };
         let job = (!request.private).then_some(Job {
             message: message_id,

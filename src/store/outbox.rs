@@ -136,6 +136,23 @@ impl Store {
             },
             _ => status,
         };
+        // A status the provider reported before this id was recorded.
+        let pending_key = status
+            .provider_id
+            .as_deref()
+            .map(|id| super::provider_ids::pending_key(&message.channel, id));
+        let pending = match &pending_key {
+            Some(key) => self.pending_status(key)?,
+            None => None,
+        };
+        let status = match pending {
+            Some(pending) if status.state.can_become(pending.state) => DeliveryStatus {
+                state: pending.state,
+                reason: pending.reason.or(status.reason),
+                ..status
+            },
+            _ => status,
+        };
         message.status = Some(status.clone());
         let stamped = self.stamp(vec![Event::status(&inbox, &message, &status, now)]);
         let message_bytes = encode(&message);
@@ -155,6 +172,9 @@ impl Store {
                     stamped.insert(events)?;
                     if let Some(key) = &provider_key {
                         provider_ids.insert(key.as_slice(), stored_ref.as_slice())?;
+                    }
+                    if let Some(key) = &pending_key {
+                        provider_ids.remove(key.as_slice())?;
                     }
                     Ok::<(), ConflictableTransactionError<()>>(())
                 },

@@ -4,14 +4,38 @@
 //! our send got back, a Messenger delivery listing `mids`) finds its
 //! message. `finish_job` records the id in the same transaction as the
 //! job's end; `record_provider_id` is for callers that learn it otherwise.
+//!
+//! A status can arrive before its id is recorded (an SMS provider's
+//! callback overtakes its own answer to our send). With
+//! `apply_or_keep_provider_status` it is kept, durably, as a pending status
+//! under the same channel and id, and `finish_job` applies it (if it moves
+//! the message forward) in the transaction that records the id.
 
-use super::{decode, keys, Store, StoreError};
+use serde::{Deserialize, Serialize};
+
+use super::{decode, encode, keys, Store, StoreError};
 use crate::ids::Id;
 use crate::model::{DeliveryState, DeliveryStatus, Direction, Message, Millis};
 
 /// `channel NUL provider id`.
 pub(super) fn key(channel: &str, provider_id: &str) -> Vec<u8> {
     keys::join(&[channel.as_bytes(), provider_id.as_bytes()])
+}
+
+/// `NUL pending NUL channel NUL provider id`: a leading NUL, which no
+/// channel id has, keeps pending statuses apart from recorded ids.
+pub(super) fn pending_key(channel: &str, provider_id: &str) -> Vec<u8> {
+    let mut pending = b"\0pending\0".to_vec();
+    pending.extend_from_slice(&key(channel, provider_id));
+    pending
+}
+
+/// A status reported for a provider id that no message had yet.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(super) struct PendingStatus {
+    pub state: DeliveryState,
+    pub reason: Option<String>,
+    pub at: Millis,
 }
 
 impl Store {
@@ -66,6 +90,66 @@ impl Store {
             return Ok(None);
         };
         self.advance_status(&message, state, reason, now).map(Some)
+    }
+
+    /// Like `apply_provider_status`, but a status for an id not recorded
+    /// yet is kept (durably, once the caller awaits `durable()`) and applied
+    /// when `finish_job` records the id. For providers that report only
+    /// on messages we sent (SMS status callbacks name our own
+    /// `StatusCallback`), so that an unknown id is one still in flight.
+    pub fn apply_or_keep_provider_status(
+        &self,
+        channel: &str,
+        provider_id: &str,
+        state: DeliveryState,
+        reason: Option<String>,
+        now: Millis,
+    ) -> Result<Option<bool>, StoreError> {
+        if let Some(message) = self.message_by_provider_id(channel, provider_id)? {
+            return self.advance_status(&message, state, reason, now).map(Some);
+        }
+        {
+            // Under the writer lock, so `finish_job` cannot record the id
+            // between the check and the write and miss the pending status.
+            let _writer = self.lock_writer();
+            if !self
+                .trees
+                .provider_ids
+                .contains_key(key(channel, provider_id))?
+            {
+                let pending_key = pending_key(channel, provider_id);
+                let kept = self.pending_status(&pending_key)?;
+                // Several early reports: the one the monotonic rule keeps.
+                if kept.as_ref().is_none_or(|k| k.state.can_become(state)) {
+                    let pending = PendingStatus {
+                        state,
+                        reason,
+                        at: now,
+                    };
+                    self.trees
+                        .provider_ids
+                        .insert(pending_key, encode(&pending))?;
+                }
+                return Ok(None);
+            }
+        }
+        // Recorded in the meantime.
+        match self.message_by_provider_id(channel, provider_id)? {
+            Some(message) => self.advance_status(&message, state, reason, now).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// The status kept under `pending_key`, if any.
+    pub(super) fn pending_status(
+        &self,
+        pending_key: &[u8],
+    ) -> Result<Option<PendingStatus>, StoreError> {
+        self.trees
+            .provider_ids
+            .get(pending_key)?
+            .map(|bytes| decode(&bytes))
+            .transpose()
     }
 
     /// Applies a watermark (Messenger `delivery`/`read`): every outbound
@@ -220,6 +304,36 @@ mod tests {
         );
         let recorded = store.message(message.id).unwrap().unwrap().status.unwrap();
         assert_eq!(recorded.provider_id.as_deref(), Some("wamid.out"));
+    }
+
+    #[tokio::test]
+    async fn a_status_that_overtakes_the_send_is_kept_until_the_id_is_recorded() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let accepted = store
+            .ingest(request(inbound("sms", "SMin", "+15550001"), 1_000))
+            .unwrap();
+        let message = reply(&store, accepted.conversation, 2_000);
+        let early = |state| {
+            store
+                .apply_or_keep_provider_status("sms", "SMout", state, None, 2_500)
+                .unwrap()
+        };
+        assert_eq!(early(DeliveryState::Delivered), None);
+        // A later but lesser report does not replace the kept one.
+        assert_eq!(early(DeliveryState::Sent), None);
+        let job = store.due_jobs(2_000, 10).unwrap().remove(0);
+        store.finish_job(&job, sent("SMout", 3_000), 3_000).unwrap();
+        assert_eq!(
+            state(&store, message.id),
+            (DeliveryState::Delivered, None, 1)
+        );
+        assert!(store
+            .pending_status(&pending_key("sms", "SMout"))
+            .unwrap()
+            .is_none());
+        let last = store.events(1, u64::MAX, 100).unwrap().pop().unwrap();
+        assert_eq!(last.kind, crate::events::EventKind::MessageStatus);
     }
 
     #[tokio::test]

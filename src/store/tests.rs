@@ -43,6 +43,7 @@ pub(super) fn request(inbound: Inbound, now: i64) -> IngestRequest {
         now,
         assignment: None,
         ticket: None,
+        timeline_channels: Vec::new(),
     }
 }
 
@@ -119,6 +120,7 @@ async fn replies_thread_and_reopen_and_messages_keep_their_order() {
             now: 2_000,
             assignment: None,
             ticket: None,
+            timeline_channels: Vec::new(),
         })
         .unwrap();
     assert!(separate.new_conversation);

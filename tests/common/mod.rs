@@ -11,6 +11,7 @@ pub mod mails;
 pub mod relay;
 pub mod routing;
 pub mod smtp;
+pub mod twilio;
 pub mod webhook_receiver;
 pub mod ws;
 

@@ -56,6 +56,7 @@ fn message(
         status: None,
         template: None,
         thread: thread.map(str::to_string),
+        call: None,
     }
 }
 

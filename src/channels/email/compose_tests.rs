@@ -56,6 +56,7 @@ pub(crate) fn message(at: i64, direction: Direction, external_id: Option<&str>) 
         status: None,
         template: None,
         thread: None,
+        call: None,
     }
 }
 

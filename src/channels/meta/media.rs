@@ -337,6 +337,10 @@ fn sms_credentials(app: &App, channel: &str) -> Option<(String, String)> {
         ChannelKind::Sms(sms) => {
             Some((sms.account_sid.clone(), sms.auth_token.expose().to_string()))
         }
+        ChannelKind::Calls(calls) => Some((
+            calls.provider.account_sid.clone(),
+            calls.provider.auth_token.expose().to_string(),
+        )),
         _ => None,
     }
 }

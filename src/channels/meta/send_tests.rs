@@ -81,6 +81,7 @@ fn message(direction: Direction, from: Option<&str>, at: Millis, text: &str) -> 
         status: None,
         template: None,
         thread: None,
+        call: None,
     }
 }
 

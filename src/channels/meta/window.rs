@@ -40,7 +40,10 @@ impl Provider {
                 human_agent_tag: page.human_agent_tag,
             }),
             ChannelKind::Whatsapp(_) => Some(Provider::Whatsapp),
-            ChannelKind::Email(_) | ChannelKind::Custom(_) | ChannelKind::Sms(_) => None,
+            ChannelKind::Email(_)
+            | ChannelKind::Custom(_)
+            | ChannelKind::Sms(_)
+            | ChannelKind::Calls(_) => None,
         }
     }
 }
@@ -391,6 +394,7 @@ mod tests {
             status: None,
             template: None,
             thread: None,
+            call: None,
         };
         let messages = vec![
             // Arrived last but was written first (a provider retry).

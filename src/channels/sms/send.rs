@@ -76,11 +76,15 @@ impl SmsSender {
 
     pub async fn send(&self, delivery: &OutboundDelivery) -> SendOutcome {
         let failed = |reason: String| SendOutcome::Failed { reason };
-        let ChannelKind::Sms(settings) = &delivery.channel.kind else {
-            return failed(format!(
-                "{} channels are not sent through the SMS API",
-                delivery.channel.kind.name()
-            ));
+        let settings = match &delivery.channel.kind {
+            ChannelKind::Sms(settings) => settings,
+            ChannelKind::Calls(calls) => &calls.provider,
+            other => {
+                return failed(format!(
+                    "{} channels are not sent through the SMS API",
+                    other.name()
+                ))
+            }
         };
         if let Some(record) = &delivery.contact.opted_out {
             return failed(format!(

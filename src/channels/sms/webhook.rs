@@ -12,6 +12,11 @@
 //! is durable is the empty TwiML `<Response/>` answered. A store failure
 //! answers `503` so the provider retries; the retry dedupes on
 //! `MessageSid`.
+//!
+//! A status callback can overtake the provider's answer to our send (its
+//! `MessageSid` is not recorded yet): it is kept durably and applied when
+//! the send's answer records the sid. Calls channels take their webhook
+//! here too (`calls::webhook`), and their replies' status callbacks.
 
 use std::sync::Arc;
 
@@ -25,6 +30,7 @@ use serde_json::{json, Value};
 use super::signature::{self, SignatureError};
 use super::{keyword, Keyword, IDENTITY_KIND};
 use crate::app::App;
+use crate::channels::calls;
 use crate::channels::meta::webhook::{self as meta_webhook, Received};
 use crate::channels::meta::{media, webhook::inbound};
 use crate::config::{ChannelKind, SmsChannel};
@@ -93,6 +99,10 @@ pub async fn receive(
 ) -> Response {
     let settings = match app.workspace().channel(&channel).map(|c| &c.kind) {
         Some(ChannelKind::Sms(settings)) => settings.clone(),
+        Some(ChannelKind::Calls(settings)) => {
+            let settings = settings.clone();
+            return calls::webhook::receive(app, channel, settings, query, headers, body).await;
+        }
         _ => return meta_webhook::receive(State(app), Path(channel), headers, body).await,
     };
     let result = async {
@@ -122,8 +132,10 @@ pub async fn status(
     body: Bytes,
 ) -> Response {
     let result = async {
+        // A calls channel's replies are texts too (sent from its number).
         let settings = match app.workspace().channel(&channel).map(|c| &c.kind) {
             Some(ChannelKind::Sms(settings)) => settings.clone(),
+            Some(ChannelKind::Calls(calls)) => calls.provider.clone(),
             _ => return Err(SmsWebhookError::UnknownChannel(channel.clone())),
         };
         let url = signed_url(&settings.status_url(), query.as_deref());
@@ -134,7 +146,13 @@ pub async fn status(
         let store = app.store.clone();
         let (id, now) = (channel.clone(), app.clock.now());
         let moved = tokio::task::spawn_blocking(move || {
-            store.apply_provider_status(&id, &update.message_sid, update.state, update.reason, now)
+            store.apply_or_keep_provider_status(
+                &id,
+                &update.message_sid,
+                update.state,
+                update.reason,
+                now,
+            )
         })
         .await
         .map_err(|_| SmsWebhookError::Unavailable)?
@@ -179,7 +197,7 @@ pub fn signed_url(base: &str, query: Option<&str>) -> String {
 
 /// The request's parameters once its signature checks out: a form body's
 /// pairs, or a JSON object's fields (signed through `bodySHA256`).
-fn verified_params(
+pub(crate) fn verified_params(
     app: &App,
     channel: &str,
     settings: &SmsChannel,
@@ -245,7 +263,7 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 /// A number as the provider writes it: E.164 (`+` and 3 to 15 digits) or
 /// a short code (digits only). Anything else is not a number the provider
 /// sent (a fuzzer found `%2` read as `+2` by a digits-only filter).
-fn provider_number(text: &str) -> Option<String> {
+pub(crate) fn provider_number(text: &str) -> Option<String> {
     let digits = text.strip_prefix('+').unwrap_or(text);
     let valid = (3..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit());
     valid.then(|| format!("+{digits}"))
