@@ -90,45 +90,17 @@ fn webhook_sender(i: usize, daemon: &Daemon, acked: Acked, stop: Arc<AtomicBool>
     }
 }
 
-#[test]
-fn sigkill_under_mixed_smtp_and_webhook_load_loses_and_duplicates_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let fake = FakeGraph::start();
-    let config = graph::meta_config(dir.path(), &fake.base_url());
-    let daemon = Daemon::start_with_config(dir.path(), &config);
-    let (mails_acked, hooks_acked): (Acked, Acked) = Default::default();
-    let stop = Arc::new(AtomicBool::new(false));
+/// `name` from the environment, else `default` (the CI figures; the long
+/// run in bench/crash_loop.sh sets more rounds and longer load).
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
 
-    std::thread::scope(|scope| {
-        for i in 0..4 {
-            let (acked, halt, smtp) = (mails_acked.clone(), stop.clone(), daemon.smtp);
-            scope.spawn(move || smtp_sender(i, smtp, acked, halt));
-            let (acked, halt, daemon) = (hooks_acked.clone(), stop.clone(), &daemon);
-            scope.spawn(move || webhook_sender(i, daemon, acked, halt));
-        }
-        std::thread::sleep(Duration::from_millis(1500));
-        // SIGKILL mid-flow (the handle stays until the senders are done).
-        common::signal(daemon.pid(), "KILL");
-        stop.store(true, Ordering::Relaxed);
-    });
-    let token = daemon.token.clone();
-    daemon.kill();
-
-    let mails_acked = mails_acked.lock().unwrap().clone();
-    let hooks_acked = hooks_acked.lock().unwrap().clone();
-    eprintln!(
-        "acknowledged before the SIGKILL: {} mails, {} webhooks",
-        mails_acked.len(),
-        hooks_acked.len()
-    );
-    assert!(
-        mails_acked.len() > 20 && hooks_acked.len() > 20,
-        "the test must catch the daemon mid-flow ({} mails, {} webhooks acked)",
-        mails_acked.len(),
-        hooks_acked.len()
-    );
-
-    let daemon = Daemon::start(dir.path(), token);
+/// Every acknowledged id must be stored exactly once.
+fn check_store(daemon: &Daemon, acked: &[(&str, &Vec<String>)]) {
     let mut stored: HashMap<String, usize> = HashMap::new();
     for message in daemon.all_messages() {
         if let Some(id) = message["external_id"].as_str() {
@@ -137,7 +109,7 @@ fn sigkill_under_mixed_smtp_and_webhook_load_loses_and_duplicates_nothing() {
     }
     let duplicated: Vec<_> = stored.iter().filter(|(_, n)| **n > 1).collect();
     assert!(duplicated.is_empty(), "duplicated: {duplicated:?}");
-    for (kind, acked) in [("mails", &mails_acked), ("webhooks", &hooks_acked)] {
+    for (kind, acked) in acked {
         let lost: Vec<&String> = acked
             .iter()
             .filter(|id| !stored.contains_key(*id))
@@ -148,5 +120,53 @@ fn sigkill_under_mixed_smtp_and_webhook_load_loses_and_duplicates_nothing() {
             lost.len(),
             acked.len()
         );
+    }
+}
+
+#[test]
+fn sigkill_under_mixed_smtp_and_webhook_load_loses_and_duplicates_nothing() {
+    let rounds = env_or("CRASH_ROUNDS", 1);
+    let load = Duration::from_millis(env_or("CRASH_LOAD_MS", 1500));
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGraph::start();
+    let config = graph::meta_config(dir.path(), &fake.base_url());
+    let mut daemon = Daemon::start_with_config(dir.path(), &config);
+    let token = daemon.token.clone();
+    let (mails_acked, hooks_acked): (Acked, Acked) = Default::default();
+
+    for round in 0..rounds {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (mails_before, hooks_before) = (
+            mails_acked.lock().unwrap().len(),
+            hooks_acked.lock().unwrap().len(),
+        );
+        std::thread::scope(|scope| {
+            for i in 0..4 {
+                let sender = round as usize * 4 + i;
+                let (acked, halt, smtp) = (mails_acked.clone(), stop.clone(), daemon.smtp);
+                scope.spawn(move || smtp_sender(sender, smtp, acked, halt));
+                let (acked, halt, daemon) = (hooks_acked.clone(), stop.clone(), &daemon);
+                scope.spawn(move || webhook_sender(sender, daemon, acked, halt));
+            }
+            std::thread::sleep(load);
+            // SIGKILL mid-flow (the handle stays until the senders are done).
+            common::signal(daemon.pid(), "KILL");
+            stop.store(true, Ordering::Relaxed);
+        });
+        daemon.kill();
+
+        let mails = mails_acked.lock().unwrap().clone();
+        let hooks = hooks_acked.lock().unwrap().clone();
+        let (new_mails, new_hooks) = (mails.len() - mails_before, hooks.len() - hooks_before);
+        eprintln!(
+            "round {}/{rounds}: acknowledged before the SIGKILL: {new_mails} mails, {new_hooks} webhooks",
+            round + 1
+        );
+        assert!(
+            new_mails > 20 && new_hooks > 20,
+            "the test must catch the daemon mid-flow ({new_mails} mails, {new_hooks} webhooks acked)"
+        );
+        daemon = Daemon::start(dir.path(), token.clone());
+        check_store(&daemon, &[("mails", &mails), ("webhooks", &hooks)]);
     }
 }
