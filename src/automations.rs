@@ -37,7 +37,10 @@ fn rules(channel: &Channel) -> Option<Rules<'_>> {
             consent: Consent::None,
             consent_text: None,
         }),
-        ChannelKind::Email(_) | ChannelKind::Custom(_) | ChannelKind::Sms(_) => None,
+        ChannelKind::Email(_)
+        | ChannelKind::Custom(_)
+        | ChannelKind::Sms(_)
+        | ChannelKind::Form(_) => None,
     }
 }
 

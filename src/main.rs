@@ -200,6 +200,15 @@ fn check_config(path: &Path) -> ExitCode {
                         channel.id, sender, sms.account_sid
                     );
                 }
+                ChannelKind::Form(form) => {
+                    println!(
+                        "  channel {} form /forms/{} ({} fields), replies via {}",
+                        channel.id,
+                        channel.id,
+                        form.fields.len(),
+                        form.reply_via
+                    );
+                }
                 ChannelKind::Custom(custom) => {
                     // Scheme, host and port only: a path may carry a secret.
                     let url = &custom.webhook_url;

@@ -86,6 +86,7 @@ pub struct Metrics {
     duplicates: IntCounterVec,
     pub smtp: SmtpMetrics,
     webhook_verification_failures: IntCounterVec,
+    form_rejections: IntCounterVec,
     outbox_pending: IntGauge,
     outbox_sent: IntCounter,
     outbox_failed: IntCounter,
@@ -210,6 +211,16 @@ impl Metrics {
                 "Webhook requests refused for a wrong signature or verify token, by channel.",
                 "channel",
             ),
+            form_rejections: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchboard_form_rejections_total",
+                        "Web form submissions dropped as spam or refused, by form and reason.",
+                    ),
+                    &["channel", "reason"],
+                ),
+            ),
             outbox_pending: gauge(
                 "switchboard_outbox_pending",
                 "Delivery jobs waiting in the outbox.",
@@ -281,6 +292,15 @@ impl Metrics {
     pub fn webhook_verification_failed(&self, channel: &str) {
         self.webhook_verification_failures
             .with_label_values(&[channel])
+            .inc();
+    }
+
+    /// A web form submission was dropped as spam (`honeypot`, `too_fast`,
+    /// `forged_token`, `missing_token`) or refused (`invalid`,
+    /// `rate_limited_ip`, ...).
+    pub fn form_rejected(&self, channel: &str, reason: &str) {
+        self.form_rejections
+            .with_label_values(&[channel, reason])
             .inc();
     }
 

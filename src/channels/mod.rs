@@ -3,5 +3,6 @@
 
 pub mod custom;
 pub mod email;
+pub mod form;
 pub mod meta;
 pub mod sms;

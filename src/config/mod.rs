@@ -5,6 +5,7 @@
 
 mod custom;
 mod delivery;
+mod form;
 mod meta;
 mod metrics;
 mod raw;
@@ -19,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
+pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
 pub use metrics::MetricsSettings;
 pub use raw::{AssignTo, Consent, ForwardedSender, RelayTls, Role, SenderName};

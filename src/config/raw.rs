@@ -237,6 +237,8 @@ pub enum RawChannel {
     Whatsapp(RawWhatsappChannel),
     Custom(RawCustomChannel),
     Sms(RawSmsChannel),
+    /// A web form (src/config/form.rs).
+    Form(super::form::RawFormChannel),
 }
 
 /// How a messaging channel asks for consent before people are answered.

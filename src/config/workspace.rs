@@ -7,6 +7,7 @@ use super::custom::CustomChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
 use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
+use super::form::FormChannel;
 use super::sms::SmsChannel;
 use crate::email_address;
 
@@ -61,6 +62,8 @@ pub enum ChannelKind {
     Custom(CustomChannel),
     /// SMS/MMS through a Twilio-compatible provider.
     Sms(SmsChannel),
+    /// A web form; answers go out by email through its `reply_via`.
+    Form(Box<FormChannel>),
 }
 
 impl ChannelKind {
@@ -71,6 +74,7 @@ impl ChannelKind {
             ChannelKind::Whatsapp(_) => "whatsapp",
             ChannelKind::Custom(_) => "custom",
             ChannelKind::Sms(_) => "sms",
+            ChannelKind::Form(_) => "form",
         }
     }
 }

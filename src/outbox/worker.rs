@@ -53,6 +53,13 @@ impl Senders {
             ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => self.meta.send(delivery).await,
             ChannelKind::Custom(_) => self.custom.send(delivery).await,
             ChannelKind::Sms(_) => self.sms.send(delivery).await,
+            // Answers to a form go out by email through its `reply_via`.
+            ChannelKind::Form(form) => match &self.email {
+                Some(sender) => crate::channels::form::reply::send(sender, delivery, form).await,
+                None => SendOutcome::Failed {
+                    reason: "no outbound SMTP relay is configured".into(),
+                },
+            },
         }
     }
 }
