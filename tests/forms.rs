@@ -364,11 +364,11 @@ fn spam_is_dropped_silently_and_counted() {
 #[test]
 fn rate_limits_answer_429_with_retry_after() {
     let (_dir, _relay, d) = start();
-    let post = |email: &str| {
-        post_json(&d, "/forms/limited", &json!({"email": email, "message": format!("hi from {email}")}))
+    let post = |email: &str, text: &str| {
+        post_json(&d, "/forms/limited", &json!({"email": email, "message": text}))
     };
-    assert_eq!(post("a@example.com").0, 201);
-    assert_eq!(post("a@example.com").0, 201, "new content, a new submission");
+    assert_eq!(post("a@example.com", "first question").0, 201);
+    assert_eq!(post("a@example.com", "second question").0, 201);
     let response = browser()
         .post(d.url("/forms/limited"))
         .json(&json!({"email": "a@example.com", "message": "third"}))
@@ -389,7 +389,8 @@ fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
     let html = response.text().unwrap();
-    assert!(html.contains("too many submissions from this address"), "{html}");
+    assert!(html.contains("Too many submissions from this address"), "{html}");
+    assert!(html.contains("role=\"alert\""), "{html}");
     assert_eq!(on_channel(&d, "limited").len(), 2);
 }
 
