@@ -124,8 +124,13 @@ pub fn render(channel: &str, form: &FormChannel, state: &PageState) -> String {
                 .field(&error.field)
                 .map(|f| f.label.as_str())
                 .unwrap_or(error.field.as_str());
+            let separator = if label.ends_with(['?', ':', '!', '.']) {
+                " "
+            } else {
+                ": "
+            };
             html.push_str(&format!(
-                "<li><a href=\"#field-{}\">{}: {}</a></li>\n",
+                "<li><a href=\"#field-{}\">{}{separator}{}</a></li>\n",
                 escape(&error.field),
                 escape(label),
                 escape(&error.message)
