@@ -207,7 +207,8 @@ fn form_request(n: usize, now_ms: i64) -> Vec<u8> {
     let nonce = format!("{n:032x}");
     let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(FORM_SECRET.as_bytes()).unwrap();
     mac.update(format!("v1\nweb\n{issued}\n{nonce}").as_bytes());
-    let signature = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    let signature =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
     let token = format!("v1.{issued}.{nonce}.{signature}");
     let body = form_urlencoded::Serializer::new(String::new())
         .append_pair("name", &format!("Customer {n}"))

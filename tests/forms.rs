@@ -97,22 +97,40 @@ fn the_hosted_page_posts_urlencoded_into_a_conversation() {
         .send()
         .unwrap();
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_string();
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(csp.contains("default-src 'none'"), "{csp}");
     assert!(csp.contains("form-action 'self'"), "{csp}");
     assert!(!csp.contains("unsafe-inline"), "{csp}");
     let html = page.text().unwrap();
-    assert!(html.contains("<label for=\"field-email\">Email address"), "{html}");
-    assert!(html.contains("aria-describedby=\"field-email-help\""), "{html}");
+    assert!(
+        html.contains("<label for=\"field-email\">Email address"),
+        "{html}"
+    );
+    assert!(
+        html.contains("aria-describedby=\"field-email-help\""),
+        "{html}"
+    );
     assert!(html.contains("<input type=\"hidden\" name=\"page\" value=\"/pricing\">"));
     assert!(html.contains("<input type=\"hidden\" name=\"campaign\" value=\"none\">"));
-    assert!(!html.contains("name=\"utm\""), "only configured hidden fields");
+    assert!(
+        !html.contains("name=\"utm\""),
+        "only configured hidden fields"
+    );
     assert!(!html.contains("<script"), "no script at all");
-    assert!(html.contains("enctype=\"multipart/form-data\""), "it has a file field");
+    assert!(
+        html.contains("enctype=\"multipart/form-data\""),
+        "it has a file field"
+    );
     let token = form::page_token(&html);
     let css = http().get(d.url("/forms/assets/form.css")).send().unwrap();
     assert_eq!(css.status(), 200);
-    assert!(css.headers()["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(css.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/css"));
 
     // A person takes longer than the 2 s minimum to fill the form in.
     std::thread::sleep(Duration::from_millis(2_200));
@@ -153,8 +171,10 @@ fn the_hosted_page_posts_urlencoded_into_a_conversation() {
          Send me the newsletter: Yes"
     );
     assert!(!message["text"].as_str().unwrap().contains("/pricing"));
-    let (status, submission) =
-        d.get(&format!("/api/v1/messages/{}/submission", message["id"].as_str().unwrap()));
+    let (status, submission) = d.get(&format!(
+        "/api/v1/messages/{}/submission",
+        message["id"].as_str().unwrap()
+    ));
     assert_eq!(status, 200, "{submission}");
     let page_field = submission["fields"]
         .as_array()
@@ -188,7 +208,10 @@ fn a_multipart_upload_is_stored_and_downloadable() {
     assert_eq!(answer["status"], "received");
     let message = only_message(&d, "contact");
     assert_eq!(answer["id"], message["id"]);
-    assert_eq!(message["subject"], "Contact Example Inc", "no subject: the title");
+    assert_eq!(
+        message["subject"], "Contact Example Inc",
+        "no subject: the title"
+    );
     assert!(message["text"]
         .as_str()
         .unwrap()
@@ -207,7 +230,10 @@ fn a_multipart_upload_is_stored_and_downloadable() {
     assert_eq!(download.status(), 200);
     assert_eq!(download.bytes().unwrap().as_ref(), pdf);
     let submission = d
-        .get(&format!("/api/v1/messages/{}/submission", message["id"].as_str().unwrap()))
+        .get(&format!(
+            "/api/v1/messages/{}/submission",
+            message["id"].as_str().unwrap()
+        ))
         .1;
     assert_eq!(submission["files"][0]["size"], pdf.len());
     // An empty file input (no file chosen) is no attachment.
@@ -218,7 +244,10 @@ fn a_multipart_upload_is_stored_and_downloadable() {
         Part::File("attachment", "", "application/octet-stream", b""),
         Part::Field("_form_token", &form::token("contact", 10_000)),
     ]);
-    assert_eq!(post_multipart(&d, "/forms/contact", body, false).status(), 303);
+    assert_eq!(
+        post_multipart(&d, "/forms/contact", body, false).status(),
+        303
+    );
 }
 
 /// JSON: `201`, hidden fields through the API only, the hidden default.
@@ -233,11 +262,19 @@ fn a_json_post_keeps_hidden_fields_out_of_the_text() {
     let message = only_message(&d, "contact");
     assert_eq!(message["id"], answer["id"]);
     let text = message["text"].as_str().unwrap();
-    assert!(text.starts_with("The invoice shows the wrong VAT number."), "{text}");
+    assert!(
+        text.starts_with("The invoice shows the wrong VAT number."),
+        "{text}"
+    );
     assert!(text.contains("Send me the newsletter: No"), "{text}");
-    assert!(!text.contains("checkout") && !text.contains("none"), "{text}");
-    let (_, submission) =
-        d.get(&format!("/api/v1/messages/{}/submission", message["id"].as_str().unwrap()));
+    assert!(
+        !text.contains("checkout") && !text.contains("none"),
+        "{text}"
+    );
+    let (_, submission) = d.get(&format!(
+        "/api/v1/messages/{}/submission",
+        message["id"].as_str().unwrap()
+    ));
     let value = |name: &str| {
         submission["fields"]
             .as_array()
@@ -344,7 +381,10 @@ fn spam_is_dropped_silently_and_counted() {
     let mut old = good_json("late@example.com");
     old["_form_token"] = json!(form::token("contact", 7 * 3600 * 1000));
     let (status, answer) = post_json(&d, "/forms/contact", &old);
-    assert_eq!((status, answer["error"].as_str()), (422, Some("form_expired")));
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (422, Some("form_expired"))
+    );
     // The hosted-only form takes a post with a good token.
     let response = urlencoded(
         &d,
@@ -365,7 +405,11 @@ fn spam_is_dropped_silently_and_counted() {
 fn rate_limits_answer_429_with_retry_after() {
     let (_dir, _relay, d) = start();
     let post = |email: &str, text: &str| {
-        post_json(&d, "/forms/limited", &json!({"email": email, "message": text}))
+        post_json(
+            &d,
+            "/forms/limited",
+            &json!({"email": email, "message": text}),
+        )
     };
     assert_eq!(post("a@example.com", "first question").0, 201);
     assert_eq!(post("a@example.com", "second question").0, 201);
@@ -375,11 +419,18 @@ fn rate_limits_answer_429_with_retry_after() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 429);
-    let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+    let retry: u64 = response.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!((1..=3600).contains(&retry), "{retry}");
     let body: Value = response.json().unwrap();
     assert_eq!(body["error"], "rate_limited");
-    assert!(body["message"].as_str().unwrap().contains("email address"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("email address"),
+        "{body}"
+    );
     // The fourth post from this IP is over its limit of 3 per hour.
     let response = urlencoded(
         &d,
@@ -389,7 +440,10 @@ fn rate_limits_answer_429_with_retry_after() {
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
     let html = response.text().unwrap();
-    assert!(html.contains("Too many submissions from this address"), "{html}");
+    assert!(
+        html.contains("Too many submissions from this address"),
+        "{html}"
+    );
     assert!(html.contains("role=\"alert\""), "{html}");
     assert_eq!(on_channel(&d, "limited").len(), 2);
 }
@@ -406,15 +460,25 @@ fn the_per_contact_limit_refuses_with_a_clear_message() {
     }
     let mut body = good_json("EVE@example.com");
     body["message"] = json!("question 4");
-    let response = browser().post(d.url("/forms/contact")).json(&body).send().unwrap();
+    let response = browser()
+        .post(d.url("/forms/contact"))
+        .json(&body)
+        .send()
+        .unwrap();
     assert_eq!(response.status(), 429);
     assert!(response.headers().contains_key("retry-after"));
     let answer: Value = response.json().unwrap();
     assert_eq!(answer["error"], "submission_limit");
     let message = answer["message"].as_str().unwrap();
-    assert!(message.contains("3 times in the last 24 hours"), "{message}");
+    assert!(
+        message.contains("3 times in the last 24 hours"),
+        "{message}"
+    );
     assert_eq!(on_channel(&d, "contact").len(), 3, "one conversation each");
-    assert_eq!(post_json(&d, "/forms/contact", &good_json("fay@example.com")).0, 201);
+    assert_eq!(
+        post_json(&d, "/forms/contact", &good_json("fay@example.com")).0,
+        201
+    );
 }
 
 /// CORS: an allowed origin's preflight and post get the headers; another
@@ -448,7 +512,9 @@ fn cors_is_for_allowed_origins_only() {
         .contains("content-type"));
     let refused = preflight("https://evil.example");
     assert_eq!(refused.status(), 403);
-    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
 
     let response = browser()
         .post(d.url("/forms/contact"))
@@ -468,7 +534,9 @@ fn cors_is_for_allowed_origins_only() {
         .send()
         .unwrap();
     assert_eq!(response.status(), 403);
-    assert!(!response.headers().contains_key("access-control-allow-origin"));
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
     let conversations = on_channel(&d, "contact");
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0]["contact"]["email"], "site@example.com");
@@ -499,7 +567,10 @@ fn malformed_and_oversized_bodies_are_refused_clearly() {
     assert_eq!(status, 400, "{body}");
     let (status, _) = post_json(&d, "/forms/nope", &good_json("x@example.com"));
     assert_eq!(status, 404);
-    assert_eq!(http().get(d.url("/forms/nope")).send().unwrap().status(), 404);
+    assert_eq!(
+        http().get(d.url("/forms/nope")).send().unwrap().status(),
+        404
+    );
 
     // A file over max_file_bytes (4096): 413 naming the field.
     let big = vec![b'x'; 5000];
@@ -524,7 +595,10 @@ fn malformed_and_oversized_bodies_are_refused_clearly() {
     let (status, body) = raw("application/json", vec![b' '; 70_000]);
     assert_eq!((status, body["error"].as_str()), (413, Some("too_large")));
     assert!(on_channel(&d, "contact").is_empty());
-    assert_eq!(post_json(&d, "/forms/contact", &good_json("ok@example.com")).0, 201);
+    assert_eq!(
+        post_json(&d, "/forms/contact", &good_json("ok@example.com")).0,
+        201
+    );
     assert_eq!(http().get(d.url("/healthz")).send().unwrap().status(), 200);
 }
 
@@ -540,7 +614,10 @@ fn replays_are_stored_once() {
     assert_eq!(first, again, "the same answer");
     let mut changed = body.clone();
     changed["message"] = json!("A bot replaying the token with other text");
-    assert_eq!(post_json(&d, "/forms/contact", &changed).1["id"], first.1["id"]);
+    assert_eq!(
+        post_json(&d, "/forms/contact", &changed).1["id"],
+        first.1["id"]
+    );
     let keyed = |text: &str| {
         browser()
             .post(d.url("/forms/contact"))
@@ -573,7 +650,10 @@ fn an_answer_goes_out_by_email_through_reply_via() {
     let (_dir, relay, d) = start();
     let (status, _) = post_json(&d, "/forms/contact", &good_json("kim@example.com"));
     assert_eq!(status, 201);
-    let conversation = on_channel(&d, "contact")[0]["id"].as_str().unwrap().to_string();
+    let conversation = on_channel(&d, "contact")[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let reply = d.reply(
         &conversation,
         json!({"text": "Thanks Ann, we corrected the VAT number: marker-7f3"}),
@@ -586,11 +666,12 @@ fn an_answer_goes_out_by_email_through_reply_via() {
     assert_eq!(mail.header("Subject").unwrap(), "Re: Invoice 1042");
     let reply_to = mail.header("Reply-To").unwrap();
     assert!(reply_to.contains("support+c"), "{reply_to}");
-    assert!(mail.header("In-Reply-To").unwrap().contains("@form.invalid"));
+    assert!(mail
+        .header("In-Reply-To")
+        .unwrap()
+        .contains("@form.invalid"));
     // The person answers the email: it joins the form's conversation.
-    let address = reply_to
-        .trim_matches(|c| c == '<' || c == '>')
-        .to_string();
+    let address = reply_to.trim_matches(|c| c == '<' || c == '>').to_string();
     let mail = common::mails::simple(
         "answer-1@example.com",
         "kim@example.com",
@@ -601,4 +682,40 @@ fn an_answer_goes_out_by_email_through_reply_via() {
     let answer = common::smtp::deliver(d.smtp, "kim@example.com", &[&address], &mail);
     assert_eq!(answer.code, 250, "{answer:?}");
     assert_eq!(d.messages(&conversation).len(), 3);
+}
+
+/// Without `token_secret_file` the secret is generated once and kept in the
+/// store: a page rendered before a restart still submits after it.
+#[test]
+fn a_generated_token_secret_survives_a_restart() {
+    let (dir, _relay, d) = start();
+    let page = http()
+        .get(d.url("/forms/limited"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let token = form::page_token(&page);
+    let admin = d.token.clone();
+    assert_eq!(d.terminate(), Some(0));
+    let d = Daemon::start(dir.path(), admin);
+    std::thread::sleep(Duration::from_millis(2_200));
+    let (status, answer) = post_json(
+        &d,
+        "/forms/limited",
+        &json!({"email": "lee@example.com", "message": "after a restart", "_form_token": token}),
+    );
+    assert_eq!(status, 201, "{answer}");
+    assert_eq!(
+        on_channel(&d, "limited").len(),
+        1,
+        "stored, not dropped as forged"
+    );
+    let again = http()
+        .get(d.url("/forms/limited"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_ne!(form::page_token(&again), token, "a fresh token per render");
 }

@@ -31,9 +31,16 @@ async fn the_hosted_page_works_in_a_browser() {
     let c = &b.client;
 
     // First a submission without the required message.
-    c.goto(&d.url("/forms/contact?page=%2Fpricing")).await.unwrap();
+    c.goto(&d.url("/forms/contact?page=%2Fpricing"))
+        .await
+        .unwrap();
     assert_eq!(c.title().await.unwrap(), "Contact Example Inc");
-    c.find(Locator::Css("#field-name")).await.unwrap().send_keys("Ann Lee").await.unwrap();
+    c.find(Locator::Css("#field-name"))
+        .await
+        .unwrap()
+        .send_keys("Ann Lee")
+        .await
+        .unwrap();
     c.find(Locator::Css("#field-email"))
         .await
         .unwrap()
@@ -41,7 +48,12 @@ async fn the_hosted_page_works_in_a_browser() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(2_200)).await;
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     b.wait_for_js(
         "return document.querySelector('#field-message-error') !== null",
         Duration::from_secs(20),
@@ -65,10 +77,17 @@ async fn the_hosted_page_works_in_a_browser() {
         .unwrap();
     assert_eq!(describedby.as_deref(), Some("field-message-error"));
     let focused = c
-        .execute("return document.activeElement && document.activeElement.id", vec![])
+        .execute(
+            "return document.activeElement && document.activeElement.id",
+            vec![],
+        )
         .await
         .unwrap();
-    assert_eq!(focused, Value::from("error-summary"), "the summary takes focus");
+    assert_eq!(
+        focused,
+        Value::from("error-summary"),
+        "the summary takes focus"
+    );
     let kept = c
         .find(Locator::Css("#field-name"))
         .await
@@ -96,7 +115,9 @@ async fn the_hosted_page_works_in_a_browser() {
         .send_keys("My invoice shows the wrong VAT number.")
         .await
         .unwrap();
-    c.find(Locator::Css("label[for=field-topic]")).await.unwrap();
+    c.find(Locator::Css("label[for=field-topic]"))
+        .await
+        .unwrap();
     c.find(Locator::Css("#field-topic option[value='Billing']"))
         .await
         .unwrap()
@@ -109,14 +130,25 @@ async fn the_hosted_page_works_in_a_browser() {
         .click()
         .await
         .unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     b.wait_for_js(
         "return location.pathname === '/forms/contact/thanks'",
         Duration::from_secs(20),
         "the thank-you page",
     )
     .await;
-    let status = c.find(Locator::Css("[role=status]")).await.unwrap().text().await.unwrap();
+    let status = c
+        .find(Locator::Css("[role=status]"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(status.contains("We received your message"), "{status}");
     b.close().await;
 
@@ -135,7 +167,10 @@ async fn the_hosted_page_works_in_a_browser() {
     assert_eq!(conversations.len(), 1);
     assert_eq!(conversations[0]["contact"]["email"], "ann@example.com");
     let text = messages[0]["text"].as_str().unwrap();
-    assert!(text.starts_with("My invoice shows the wrong VAT number."), "{text}");
+    assert!(
+        text.starts_with("My invoice shows the wrong VAT number."),
+        "{text}"
+    );
     assert!(text.contains("Topic: Billing"), "{text}");
     assert!(text.contains("Send me the newsletter: Yes"), "{text}");
     assert!(!text.contains("/pricing"), "hidden fields stay out: {text}");

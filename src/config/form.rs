@@ -288,10 +288,7 @@ pub(super) fn form(
             );
         }
         if f.options.iter().any(|o| o.trim().is_empty()) {
-            add(
-                format!("{at}.options"),
-                "options must not be empty".into(),
-            );
+            add(format!("{at}.options"), "options must not be empty".into());
         }
         if hidden && f.kind == FieldType::File {
             add(
@@ -307,10 +304,7 @@ pub(super) fn form(
         }
         let max_length = f.max_length.unwrap_or(f.kind.default_max_length());
         if max_length == 0 {
-            add(
-                format!("{at}.max_length"),
-                "must be greater than 0".into(),
-            );
+            add(format!("{at}.max_length"), "must be greater than 0".into());
         }
         fields.push(FormField {
             name: f.name,
@@ -318,7 +312,11 @@ pub(super) fn form(
             kind: f.kind,
             required: f.required,
             hidden,
-            options: f.options.into_iter().map(|o| o.trim().to_string()).collect(),
+            options: f
+                .options
+                .into_iter()
+                .map(|o| o.trim().to_string())
+                .collect(),
             placeholder: f.placeholder,
             help: f.help,
             value: f.value,
@@ -401,20 +399,21 @@ pub(super) fn form(
             }
         })
         .collect();
-    let redirect_url = raw.redirect_url.as_deref().and_then(|text| {
-        match reqwest::Url::parse(text.trim()) {
-            Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
-                Some(url.to_string())
-            }
-            _ => {
-                found.push((
-                    format!("{path}.redirect_url"),
-                    format!("\"{text}\" is not an http:// or https:// URL"),
-                ));
-                None
-            }
-        }
-    });
+    let redirect_url =
+        raw.redirect_url
+            .as_deref()
+            .and_then(|text| match reqwest::Url::parse(text.trim()) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.host().is_some() => {
+                    Some(url.to_string())
+                }
+                _ => {
+                    found.push((
+                        format!("{path}.redirect_url"),
+                        format!("\"{text}\" is not an http:// or https:// URL"),
+                    ));
+                    None
+                }
+            });
     if raw.max_submissions_per_contact == Some(0) {
         found.push((
             format!("{path}.max_submissions_per_contact"),

@@ -95,7 +95,10 @@ fn reply_via_must_name_an_email_channel() {
         ("sms", "channels[2].reply_via: no email channel \"sms\""),
         ("nope", "channels[2].reply_via: no email channel \"nope\""),
     ] {
-        let text = FORM.replace("reply_via = \"mail\"", &format!("reply_via = \"{reply_via}\""));
+        let text = FORM.replace(
+            "reply_via = \"mail\"",
+            &format!("reply_via = \"{reply_via}\""),
+        );
         let errors = parse(&text).unwrap_err();
         assert!(errors.contains(expected), "{expected} in:\n{errors}");
     }

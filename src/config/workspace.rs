@@ -4,10 +4,10 @@
 use std::collections::HashMap;
 
 use super::custom::CustomChannel;
+use super::form::FormChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
 use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
-use super::form::FormChannel;
 use super::sms::SmsChannel;
 use crate::email_address;
 

@@ -144,15 +144,17 @@ pub fn urlencoded(body: &[u8]) -> Submitted {
 
 /// A flat JSON object (sans-IO).
 pub fn json(body: &[u8], limits: Limits) -> Result<Submitted, BodyError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| BodyError::Malformed(format!("invalid JSON: {e}")))?;
+    let value: Value = serde_json::from_slice(body)
+        .map_err(|e| BodyError::Malformed(format!("invalid JSON: {e}")))?;
     let Value::Object(object) = value else {
         return Err(BodyError::Malformed(
             "expected a JSON object of field names to values".into(),
         ));
     };
     if object.len() > MAX_PARTS {
-        return Err(BodyError::Malformed(format!("more than {MAX_PARTS} fields")));
+        return Err(BodyError::Malformed(format!(
+            "more than {MAX_PARTS} fields"
+        )));
     }
     let mut submitted = Submitted::default();
     for (name, value) in object {
@@ -323,7 +325,13 @@ mod tests {
                 limit: 10
             })
         );
-        for bad in [&b"[1]"[..], b"{", b"\"x\"", br#"{"a": [1]}"#, br#"{"f": {"x": 1}}"#] {
+        for bad in [
+            &b"[1]"[..],
+            b"{",
+            b"\"x\"",
+            br#"{"a": [1]}"#,
+            br#"{"f": {"x": 1}}"#,
+        ] {
             assert!(
                 matches!(json(bad, LIMITS), Err(BodyError::Malformed(_))),
                 "{}",

@@ -73,9 +73,7 @@ pub fn check(form: &FormChannel, submitted: &Submitted) -> Result<Checked, Vec<F
                         entries.push(entry(field, format!("{name} (attached)")));
                         files.push(file.clone());
                     }
-                    None if field.required => {
-                        errors.push(problem(field, "Please choose a file."))
-                    }
+                    None if field.required => errors.push(problem(field, "Please choose a file.")),
                     None => {}
                 }
                 continue;
@@ -189,7 +187,9 @@ fn shape(field: &FormField, value: &str, form: &FormChannel) -> Result<String, S
             .ok_or_else(|| "Please enter an email address such as name@example.com.".into()),
         FieldType::Tel => {
             let allowed = value.chars().enumerate().all(|(i, c)| {
-                c.is_ascii_digit() || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/') || (c == '+' && i == 0)
+                c.is_ascii_digit()
+                    || matches!(c, ' ' | '-' | '(' | ')' | '.' | '/')
+                    || (c == '+' && i == 0)
             });
             let digits = value.chars().filter(char::is_ascii_digit).count();
             if allowed && (5..=20).contains(&digits) {

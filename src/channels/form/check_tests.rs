@@ -104,7 +104,11 @@ fn a_good_submission_becomes_subject_text_and_hidden_entries() {
         checked.text,
         "Invoice is wrong\n\nPhone: +1 (415) 555-0100\nI agree: Yes\nCV: cv.pdf (attached)"
     );
-    let hidden = checked.entries.iter().find(|e| e.name == "campaign").unwrap();
+    let hidden = checked
+        .entries
+        .iter()
+        .find(|e| e.name == "campaign")
+        .unwrap();
     assert!(hidden.hidden);
     assert_eq!(hidden.value, "spring");
     assert!(!checked.text.contains("spring"));
@@ -145,7 +149,11 @@ fn hidden_fields_fall_back_to_their_value_and_text_without_message() {
     let checked = check(&form(), &posted).unwrap();
     assert_eq!(checked.subject, "Contact us");
     assert_eq!(checked.text, "I agree: Yes");
-    let hidden = checked.entries.iter().find(|e| e.name == "campaign").unwrap();
+    let hidden = checked
+        .entries
+        .iter()
+        .find(|e| e.name == "campaign")
+        .unwrap();
     assert_eq!(hidden.value, "none");
     assert_eq!(form().field("cv").unwrap().kind, FieldType::File);
 }

@@ -52,8 +52,15 @@ enum Answer {
 #[derive(Debug)]
 enum Refusal {
     Origin(String),
-    RateLimited { wait: Duration, by: &'static str },
-    ContactLimit { wait: Duration, count: u32, max: u32 },
+    RateLimited {
+        wait: Duration,
+        by: &'static str,
+    },
+    ContactLimit {
+        wait: Duration,
+        count: u32,
+        max: u32,
+    },
     Body(BodyError),
     Invalid(Vec<FieldError>),
     Expired,
@@ -110,8 +117,7 @@ impl Refusal {
                 "this form has expired; please check your answers and send it again".to_string()
             }
             Refusal::Unavailable => {
-                "your message could not be saved just now; please try again in a moment"
-                    .to_string()
+                "your message could not be saved just now; please try again in a moment".to_string()
             }
         }
     }
@@ -237,14 +243,18 @@ pub async fn show(
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             page_headers(Some(&form)),
-            page::plain(&form.title, "This form is unavailable just now; please try again."),
+            page::plain(
+                &form.title,
+                "This form is unavailable just now; please try again.",
+            ),
         )
             .into_response();
     };
-    let values: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or_default().as_bytes())
-        .filter(|(name, _)| form.field(name).is_some_and(|f| f.hidden))
-        .map(|(n, v)| (n.into_owned(), v.into_owned()))
-        .collect();
+    let values: Vec<(String, String)> =
+        form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+            .filter(|(name, _)| form.field(name).is_some_and(|f| f.hidden))
+            .map(|(n, v)| (n.into_owned(), v.into_owned()))
+            .collect();
     let html = page::render(
         &channel,
         &form,
@@ -260,7 +270,12 @@ pub async fn show(
 /// `GET /forms/{id}/thanks`.
 pub async fn thanks(State(app): State<Arc<App>>, Path(channel): Path<String>) -> Response {
     match form_of(&app.workspace(), &channel) {
-        Some(form) => (StatusCode::OK, page_headers(Some(&form)), page::thanks(&form)).into_response(),
+        Some(form) => (
+            StatusCode::OK,
+            page_headers(Some(&form)),
+            page::thanks(&form),
+        )
+            .into_response(),
         None => not_found(Answer::Browser),
     }
 }
@@ -380,13 +395,17 @@ impl Posted {
         values: &[(String, String)],
         token: Option<&str>,
     ) -> Response {
-        self.app.metrics.form_rejected(&self.channel, refusal.metric());
+        self.app
+            .metrics
+            .form_rejected(&self.channel, refusal.metric());
         match &refusal {
             Refusal::Unavailable => {}
             Refusal::Origin(_) | Refusal::RateLimited { .. } | Refusal::ContactLimit { .. } => {
                 tracing::info!(channel = %self.channel, reason = refusal.metric(), "form submission refused")
             }
-            _ => tracing::debug!(channel = %self.channel, reason = refusal.metric(), "form submission refused"),
+            _ => {
+                tracing::debug!(channel = %self.channel, reason = refusal.metric(), "form submission refused")
+            }
         }
         let status = refusal.status();
         let mut response = match (self.answer, &refusal) {
@@ -498,13 +517,21 @@ pub async fn submit(
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| "unknown".into());
     let limits = form.rate_limits;
-    if let Err(wait) = app
-        .forms
-        .per_ip
-        .take(&format!("{channel}\0{ip}"), limits.per_ip, limits.window, now)
-    {
+    if let Err(wait) = app.forms.per_ip.take(
+        &format!("{channel}\0{ip}"),
+        limits.per_ip,
+        limits.window,
+        now,
+    ) {
         return posted
-            .refused(Refusal::RateLimited { wait, by: "address" }, &[], None)
+            .refused(
+                Refusal::RateLimited {
+                    wait,
+                    by: "address",
+                },
+                &[],
+                None,
+            )
             .await;
     }
     let size_limits = body::Limits {
@@ -607,7 +634,11 @@ pub async fn submit(
         }
         Err(SubmitError::ContactLimit { count, max, wait }) => {
             posted
-                .refused(Refusal::ContactLimit { wait, count, max }, values, page_token)
+                .refused(
+                    Refusal::ContactLimit { wait, count, max },
+                    values,
+                    page_token,
+                )
                 .await
         }
         Err(SubmitError::Unavailable) => {

@@ -33,7 +33,9 @@ pub struct Context {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SubmitError {
-    #[error("{count} submissions from this email address in the last 24 hours; the limit is {max}")]
+    #[error(
+        "{count} submissions from this email address in the last 24 hours; the limit is {max}"
+    )]
     ContactLimit {
         count: u32,
         max: u32,

@@ -40,8 +40,8 @@ pub enum TokenError {
 }
 
 fn signature(secret: &[u8], channel: &str, issued_at: Millis, nonce: &str) -> Vec<u8> {
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(secret)
-        .expect("HMAC takes keys of any length");
+    let mut mac =
+        <Hmac<Sha256> as Mac>::new_from_slice(secret).expect("HMAC takes keys of any length");
     mac.update(format!("v1\n{channel}\n{issued_at}\n{nonce}").as_bytes());
     mac.finalize().into_bytes().to_vec()
 }
