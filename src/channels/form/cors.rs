@@ -42,7 +42,7 @@ pub fn origin(form: &FormChannel, headers: &HeaderMap) -> Origin {
         return Origin::Refused("(not text)".into());
     };
     let given = text.trim().trim_end_matches('/').to_ascii_lowercase();
-    if form.allowed_origins.iter().any(|o| *o == given) {
+    if form.allowed_origins.contains(&given) {
         return Origin::Allowed(text.trim().to_string());
     }
     let host = headers
