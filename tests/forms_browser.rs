@@ -1,7 +1,7 @@
 //! The hosted form page in a real browser (headless Chromium over
-//! WebDriver): filled in with the keyboard's targets (labels lead to their
-//! inputs), submitted after the token's minimum fill time, and found as a
-//! conversation through the API; sent with a required field left empty, the
+//! WebDriver): filled in with the keyboard (Tab to the next field, Enter
+//! sends) and by clicking labels, submitted after the token's minimum fill
+//! time, and found as a conversation through the API; sent with a required field left empty, the
 //! page comes back with the error next to that field and the error summary
 //! focused. Saves the screenshot `docs/form.png` (the page with an error).
 
@@ -15,6 +15,10 @@ use common::relay::Relay;
 use common::Daemon;
 use fantoccini::Locator;
 use serde_json::Value;
+
+/// WebDriver's codes for the Tab and Enter keys.
+const TAB: &str = "\u{E004}";
+const ENTER: &str = "\u{E007}";
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_hosted_page_works_in_a_browser() {
@@ -30,7 +34,8 @@ async fn the_hosted_page_works_in_a_browser() {
     let b = Browser::start_sized(800, 1100).await;
     let c = &b.client;
 
-    // First a submission without the required message.
+    // First a submission without the required message, by keyboard only:
+    // type the name, Tab to the email, type it, Enter sends the form.
     c.goto(&d.url("/forms/contact?page=%2Fpricing"))
         .await
         .unwrap();
@@ -38,22 +43,22 @@ async fn the_hosted_page_works_in_a_browser() {
     c.find(Locator::Css("#field-name"))
         .await
         .unwrap()
-        .send_keys("Ann Lee")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#field-email"))
-        .await
-        .unwrap()
-        .send_keys("ann@example.com")
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(2_200)).await;
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
         .click()
         .await
         .unwrap();
+    let name = c.active_element().await.unwrap();
+    name.send_keys(&format!("Ann Lee{TAB}")).await.unwrap();
+    let focused = c.active_element().await.unwrap().attr("id").await.unwrap();
+    assert_eq!(
+        focused.as_deref(),
+        Some("field-email"),
+        "Tab goes to the email"
+    );
+    let email = c.active_element().await.unwrap();
+    email.send_keys("ann@example.com").await.unwrap();
+    // A person takes longer than the 2 s minimum fill time.
+    tokio::time::sleep(Duration::from_millis(2_200)).await;
+    email.send_keys(ENTER).await.unwrap();
     b.wait_for_js(
         "return document.querySelector('#field-message-error') !== null",
         Duration::from_secs(20),
