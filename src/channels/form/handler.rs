@@ -19,7 +19,6 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -30,8 +29,8 @@ use serde_json::json;
 use super::body::{self, BodyError, Encoding};
 use super::check::{self, FieldError};
 use super::cors::{self, Origin};
-use super::limits::retry_after_secs;
 use super::page::{self, PageState};
+use super::refusal::{sentence, size, Refusal};
 use super::submit::{self, Context, SubmitError};
 use super::token::{self, TokenError};
 use super::{token_secret, IDEMPOTENCY_FIELD, TOKEN_FIELD};
@@ -46,124 +45,6 @@ enum Answer {
     Browser,
     /// JSON: `201` on success, `{error, message, fields?}` on a problem.
     Json,
-}
-
-/// Why a submission was not taken (told to the poster).
-#[derive(Debug)]
-enum Refusal {
-    Origin(String),
-    RateLimited {
-        wait: Duration,
-        by: &'static str,
-    },
-    ContactLimit {
-        wait: Duration,
-        count: u32,
-        max: u32,
-    },
-    Body(BodyError),
-    Invalid(Vec<FieldError>),
-    Expired,
-    Unavailable,
-}
-
-impl Refusal {
-    fn status(&self) -> StatusCode {
-        match self {
-            Refusal::Origin(_) => StatusCode::FORBIDDEN,
-            Refusal::RateLimited { .. } | Refusal::ContactLimit { .. } => {
-                StatusCode::TOO_MANY_REQUESTS
-            }
-            Refusal::Body(BodyError::UnsupportedType) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Refusal::Body(BodyError::Malformed(_)) => StatusCode::BAD_REQUEST,
-            Refusal::Body(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            Refusal::Invalid(_) | Refusal::Expired => StatusCode::UNPROCESSABLE_ENTITY,
-            Refusal::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        }
-    }
-
-    fn code(&self) -> &'static str {
-        match self {
-            Refusal::Origin(_) => "origin_not_allowed",
-            Refusal::RateLimited { .. } => "rate_limited",
-            Refusal::ContactLimit { .. } => "submission_limit",
-            Refusal::Body(BodyError::UnsupportedType) => "unsupported_media_type",
-            Refusal::Body(BodyError::Malformed(_)) => "bad_request",
-            Refusal::Body(_) => "too_large",
-            Refusal::Invalid(_) => "invalid",
-            Refusal::Expired => "form_expired",
-            Refusal::Unavailable => "unavailable",
-        }
-    }
-
-    fn message(&self) -> String {
-        match self {
-            Refusal::Origin(origin) => format!("this form does not take submissions from {origin}"),
-            Refusal::RateLimited { wait, by } => format!(
-                "too many submissions from this {by}; please try again in {}",
-                human(*wait)
-            ),
-            Refusal::ContactLimit { wait, count, max } => format!(
-                "you have sent this form {count} times in the last 24 hours, the most it takes \
-                 ({max}); please try again in {}, or answer one of our emails instead",
-                human(*wait)
-            ),
-            Refusal::Body(error) => error.to_string(),
-            Refusal::Invalid(errors) if errors.len() == 1 => {
-                "one field needs your attention".to_string()
-            }
-            Refusal::Invalid(errors) => format!("{} fields need your attention", errors.len()),
-            Refusal::Expired => {
-                "this form has expired; please check your answers and send it again".to_string()
-            }
-            Refusal::Unavailable => {
-                "your message could not be saved just now; please try again in a moment".to_string()
-            }
-        }
-    }
-
-    fn retry_after(&self) -> Option<u64> {
-        match self {
-            Refusal::RateLimited { wait, .. } | Refusal::ContactLimit { wait, .. } => {
-                Some(retry_after_secs(*wait))
-            }
-            Refusal::Unavailable => Some(5),
-            _ => None,
-        }
-    }
-
-    fn metric(&self) -> &'static str {
-        match self {
-            Refusal::Origin(_) => "origin",
-            Refusal::RateLimited { by: "address", .. } => "rate_limited_ip",
-            Refusal::RateLimited { .. } => "rate_limited_email",
-            Refusal::ContactLimit { .. } => "contact_limit",
-            Refusal::Body(BodyError::TooLarge { .. } | BodyError::FileTooLarge { .. }) => {
-                "too_large"
-            }
-            Refusal::Body(_) => "malformed",
-            Refusal::Invalid(_) => "invalid",
-            Refusal::Expired => "expired_token",
-            Refusal::Unavailable => "unavailable",
-        }
-    }
-}
-
-/// "3 minutes", "1 hour", "45 seconds".
-fn human(wait: Duration) -> String {
-    let secs = wait.as_secs().max(1);
-    let (n, unit) = if secs >= 2 * 3600 {
-        (secs.div_ceil(3600), "hours")
-    } else if secs >= 120 {
-        (secs.div_ceil(60), "minutes")
-    } else {
-        (secs, "seconds")
-    };
-    if n == 1 {
-        format!("1 {}", unit.trim_end_matches('s'))
-    } else {
-        format!("{n} {unit}")
-    }
 }
 
 fn form_of(workspace: &Workspace, channel: &str) -> Option<FormChannel> {
@@ -464,22 +345,6 @@ impl Posted {
     }
 }
 
-fn sentence(text: &str) -> String {
-    let mut chars = text.chars();
-    match chars.next() {
-        Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
-        None => String::new(),
-    }
-}
-
-fn size(bytes: usize) -> String {
-    if bytes >= 1024 * 1024 {
-        format!("{} MB", bytes / (1024 * 1024))
-    } else {
-        format!("{} KB", bytes.div_ceil(1024))
-    }
-}
-
 /// `POST /forms/{id}`.
 pub async fn submit(
     State(app): State<Arc<App>>,
@@ -652,14 +517,6 @@ pub async fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn waits_read_as_people_say_them() {
-        assert_eq!(human(Duration::from_secs(1)), "1 second");
-        assert_eq!(human(Duration::from_secs(45)), "45 seconds");
-        assert_eq!(human(Duration::from_secs(600)), "10 minutes");
-        assert_eq!(human(Duration::from_secs(86_000)), "24 hours");
-    }
 
     #[test]
     fn the_client_is_the_peer_unless_it_is_a_trusted_proxy() {

@@ -8,7 +8,8 @@
 //!   (`body.rs`), with CORS for the form's allowed origins (`cors.rs`),
 //!   checked against the fields (`check.rs`), kept out when spam (honeypot,
 //!   too-fresh or missing token, rate limits in `limits.rs`, the per-contact
-//!   limit) and stored through ingest (`submit.rs`) before it is answered.
+//!   limit) and stored through ingest (`submit.rs`) before it is answered;
+//!   a refusal is told as `refusal.rs` says (status, message, `Retry-After`).
 //! - Answers: the agent's reply is an email through the form's `reply_via`
 //!   channel and the relay (`reply.rs`).
 
@@ -18,6 +19,7 @@ pub mod cors;
 pub mod handler;
 pub mod limits;
 pub mod page;
+pub mod refusal;
 pub mod reply;
 pub mod submit;
 pub mod token;
