@@ -3,12 +3,18 @@
 //! limits), render tokens minted with the configured secret in the
 //! documented format (README.md, "Web forms"), and raw multipart bodies.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
+use reqwest::blocking::Response;
+use reqwest::redirect::Policy;
+use serde_json::{json, Value};
 use sha2::Sha256;
+
+use super::relay::Relay;
+use super::Daemon;
 
 /// The token secret of every test form (`form_secret` in the test folder).
 pub const SECRET: &str = "test-form-token-secret-0123456789";
@@ -206,4 +212,74 @@ pub fn page_token(html: &str) -> String {
     let start = html.find(marker).expect("a token in the page") + marker.len();
     let end = start + html[start..].find('"').unwrap();
     html[start..end].to_string()
+}
+
+/// A fresh daemon with the test forms and a loopback relay.
+pub fn start() -> (tempfile::TempDir, Relay, Daemon) {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start();
+    let config = config(dir.path(), relay.port);
+    let daemon = Daemon::start_with_config(dir.path(), &config);
+    (dir, relay, daemon)
+}
+
+/// A client that does not follow redirects (to see the `303`).
+pub fn browser() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(Policy::none())
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+pub fn urlencoded(d: &Daemon, path: &str, pairs: &[(&str, &str)]) -> Response {
+    let body: String = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish();
+    browser()
+        .post(d.url(path))
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(body)
+        .send()
+        .unwrap()
+}
+
+pub fn post_json(d: &Daemon, path: &str, body: &Value) -> (u16, Value) {
+    let response = browser().post(d.url(path)).json(body).send().unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+pub fn post_multipart(d: &Daemon, path: &str, body: Vec<u8>, json: bool) -> Response {
+    let mut request = browser().post(d.url(path)).header(
+        "Content-Type",
+        format!("multipart/form-data; boundary={BOUNDARY}"),
+    );
+    if json {
+        request = request.header("Accept", "application/json");
+    }
+    request.body(body).send().unwrap()
+}
+
+/// Conversations on `channel`.
+pub fn on_channel(d: &Daemon, channel: &str) -> Vec<Value> {
+    d.all_conversations("")
+        .into_iter()
+        .filter(|c| c["channel"] == channel)
+        .collect()
+}
+
+pub fn only_message(d: &Daemon, channel: &str) -> Value {
+    let conversations = on_channel(d, channel);
+    assert_eq!(conversations.len(), 1, "{conversations:#?}");
+    let messages = d.messages(conversations[0]["id"].as_str().unwrap());
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    messages.into_iter().next().unwrap()
+}
+
+pub fn good_json(email: &str) -> Value {
+    json!({"name": "Ann Lee", "email": email, "subject": "Invoice 1042",
+           "message": "The invoice shows the wrong VAT number.",
+           "_form_token": token("contact", 10_000)})
 }
