@@ -79,6 +79,24 @@ impl SmtpRejection {
     }
 }
 
+/// The `reason` label of `switchboard_form_rejections_total`: spam dropped
+/// silently (the first four), then refusals the poster is told about.
+pub const FORM_REJECTION_REASONS: [&str; 13] = [
+    "honeypot",
+    "too_fast",
+    "forged_token",
+    "missing_token",
+    "expired_token",
+    "invalid",
+    "origin",
+    "rate_limited_ip",
+    "rate_limited_email",
+    "contact_limit",
+    "too_large",
+    "malformed",
+    "unavailable",
+];
+
 /// Every metric of the daemon.
 pub struct Metrics {
     registry: Registry,
@@ -271,6 +289,12 @@ impl Metrics {
             let kind = channel.kind.name();
             self.ingested.with_label_values(&[kind]);
             self.duplicates.with_label_values(&[kind]);
+            if kind == "form" {
+                for reason in FORM_REJECTION_REASONS {
+                    self.form_rejections
+                        .with_label_values(&[channel.id.as_str(), reason]);
+                }
+            }
             if matches!(kind, "messenger" | "whatsapp") {
                 self.webhook_verification_failures
                     .with_label_values(&[channel.id.as_str()]);

@@ -15,7 +15,9 @@ use common::form::{
 use common::{http, Daemon};
 use serde_json::{json, Value};
 
-fn rejections(d: &Daemon, reason: &str) -> u64 {
+/// `switchboard_form_rejections_total` of one form and reason; every
+/// series is there from the start (at 0).
+fn rejections(d: &Daemon, channel: &str, reason: &str) -> u64 {
     let text = http()
         .get(d.url("/metrics"))
         .bearer_auth(&d.token)
@@ -23,14 +25,12 @@ fn rejections(d: &Daemon, reason: &str) -> u64 {
         .unwrap()
         .text()
         .unwrap();
+    let series =
+        format!("switchboard_form_rejections_total{{channel=\"{channel}\",reason=\"{reason}\"}} ");
     text.lines()
-        .find(|l| {
-            l.starts_with("switchboard_form_rejections_total")
-                && l.contains(&format!("reason=\"{reason}\""))
-        })
-        .and_then(|l| l.rsplit(' ').next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
+        .find_map(|l| l.strip_prefix(&series))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
 }
 
 /// Bots: a filled honeypot, a token younger than 2 s, a forged token and,
@@ -39,6 +39,7 @@ fn rejections(d: &Daemon, reason: &str) -> u64 {
 #[test]
 fn spam_is_dropped_silently_and_counted() {
     let (_dir, _relay, d) = start();
+    assert_eq!(rejections(&d, "contact", "honeypot"), 0);
     let mut honeypot = good_json("bot1@example.com");
     honeypot["website"] = json!("http://cheap.example");
     let (status, answer) = post_json(&d, "/forms/contact", &honeypot);
@@ -56,10 +57,10 @@ fn spam_is_dropped_silently_and_counted() {
     );
     assert_eq!(response.status(), 303, "like a success");
     assert!(d.all_conversations("").is_empty(), "nothing stored");
-    assert_eq!(rejections(&d, "honeypot"), 1);
-    assert_eq!(rejections(&d, "too_fast"), 1);
-    assert_eq!(rejections(&d, "forged_token"), 1);
-    assert_eq!(rejections(&d, "missing_token"), 1);
+    assert_eq!(rejections(&d, "contact", "honeypot"), 1);
+    assert_eq!(rejections(&d, "contact", "too_fast"), 1);
+    assert_eq!(rejections(&d, "contact", "forged_token"), 1);
+    assert_eq!(rejections(&d, "hosted-only", "missing_token"), 1);
 
     let mut old = good_json("late@example.com");
     old["_form_token"] = json!(form::token("contact", 7 * 3600 * 1000));
