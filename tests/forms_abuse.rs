@@ -133,14 +133,18 @@ fn rate_limits_answer_429_with_retry_after() {
 }
 
 /// Past `max_submissions_per_contact` (3 a day) the submission is refused
-/// with a clear message; another person is not affected.
+/// with a clear message; a replay of an earlier one and another person are
+/// not affected.
 #[test]
 fn the_per_contact_limit_refuses_with_a_clear_message() {
     let (_dir, _relay, d) = start();
+    let mut sent = Vec::new();
     for n in 0..3 {
         let mut body = good_json("eve@example.com");
         body["message"] = json!(format!("question {n}"));
-        assert_eq!(post_json(&d, "/forms/contact", &body).0, 201);
+        let (status, answer) = post_json(&d, "/forms/contact", &body);
+        assert_eq!(status, 201);
+        sent.push((body, answer));
     }
     let mut body = good_json("EVE@example.com");
     body["message"] = json!("question 4");
@@ -159,6 +163,12 @@ fn the_per_contact_limit_refuses_with_a_clear_message() {
         "{message}"
     );
     assert_eq!(on_channel(&d, "contact").len(), 3, "one conversation each");
+    // A replay of a stored submission is still answered like the first time.
+    let (first, answer) = &sent[0];
+    assert_eq!(
+        post_json(&d, "/forms/contact", first),
+        (201, answer.clone())
+    );
     assert_eq!(
         post_json(&d, "/forms/contact", &good_json("fay@example.com")).0,
         201

@@ -10,7 +10,9 @@
 //! and counted in `switchboard_form_rejections_total`: a filled honeypot, a
 //! token too fresh or not ours, or no token where the form requires one. An
 //! expired token, invalid fields (`422`, a message per field), the email's
-//! rate limit (`429`) and the per-contact limit (`429`) are told. The
+//! rate limit (`429`) and the per-contact limit (`429`) are told (a replay
+//! of a stored submission is answered like the first time before either
+//! counts it). The
 //! submission is then stored through ingest and answered once durable:
 //! `303` to `redirect_url` (or the thank-you page) for a browser's post,
 //! `201` with JSON for a JSON post or a script that asks for JSON (`Accept:
@@ -445,6 +447,33 @@ pub async fn submit(
                 .await
         }
     };
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| submitted.value(IDEMPOTENCY_FIELD))
+        .map(|key| key.trim().to_string())
+        .filter(|key| !key.is_empty() && key.len() <= 200);
+    let external_id = submit::external_id(
+        &channel,
+        token.as_ref().map(|t| t.nonce.as_str()),
+        idempotency_key.as_deref(),
+        &checked,
+        now,
+    );
+    // A replay is answered like the first time, before any limit counts it.
+    match app.store.message_by_external_id(&channel, &external_id) {
+        Ok(Some(first)) => {
+            tracing::info!(%channel, conversation = %first.conversation, "form submission replayed");
+            return posted.success(first.id);
+        }
+        Ok(None) => {}
+        Err(error) => {
+            tracing::error!(%error, "form replay lookup failed");
+            return posted
+                .refused(Refusal::Unavailable, values, page_token)
+                .await;
+        }
+    }
     if let Err(wait) = app.forms.per_email.take(
         &format!("{channel}\0{}", checked.email),
         limits.per_email,
@@ -462,19 +491,6 @@ pub async fn submit(
             )
             .await;
     }
-    let idempotency_key = headers
-        .get("idempotency-key")
-        .and_then(|v| v.to_str().ok())
-        .or_else(|| submitted.value(IDEMPOTENCY_FIELD))
-        .map(|key| key.trim().to_string())
-        .filter(|key| !key.is_empty() && key.len() <= 200);
-    let external_id = submit::external_id(
-        &channel,
-        token.as_ref().map(|t| t.nonce.as_str()),
-        idempotency_key.as_deref(),
-        &checked,
-        now,
-    );
     let header_text = |name: header::HeaderName| {
         headers
             .get(name)
