@@ -4,6 +4,7 @@
 //! time, and found as a conversation through the API; sent with a required field left empty, the
 //! page comes back with the error next to that field and the error summary
 //! focused. Saves the screenshot `docs/form.png` (the page with an error).
+//! On a phone-sized screen the page fits without horizontal scrolling.
 
 mod common;
 
@@ -179,5 +180,49 @@ async fn the_hosted_page_works_in_a_browser() {
     assert!(text.contains("Topic: Billing"), "{text}");
     assert!(text.contains("Send me the newsletter: Yes"), "{text}");
     assert!(!text.contains("/pricing"), "hidden fields stay out: {text}");
+    drop(relay);
+}
+
+/// On a phone-sized screen the page is one column with nothing wider than
+/// the screen, and the inputs use the width.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_hosted_page_fits_a_phone() {
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start();
+    let config = common::form::config(dir.path(), relay.port);
+    let d = tokio::task::spawn_blocking({
+        let path = dir.path().to_path_buf();
+        move || Daemon::start_with_config(&path, &config)
+    })
+    .await
+    .unwrap();
+    let b = Browser::start_sized(390, 844).await;
+    b.client.goto(&d.url("/forms/contact")).await.unwrap();
+    let fits = b
+        .client
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(fits, Value::Bool(true), "no horizontal scrolling");
+    let widths = b
+        .client
+        .execute(
+            "const w = document.querySelector('#field-email').getBoundingClientRect().width; \
+             return [w, window.innerWidth];",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let input = widths[0].as_f64().unwrap();
+    let screen = widths[1].as_f64().unwrap();
+    assert!(
+        input > screen * 0.8,
+        "input {input} px on a {screen} px screen"
+    );
+    b.close().await;
+    drop(d);
     drop(relay);
 }
