@@ -1,10 +1,11 @@
 //! The hosted form page in a real browser (headless Chromium over
 //! WebDriver): filled in with the keyboard (Tab to the next field, Enter
 //! sends) and by clicking labels, submitted after the token's minimum fill
-//! time, and found as a conversation through the API; sent with a required field left empty, the
-//! page comes back with the error next to that field and the error summary
-//! focused. Saves the screenshot `docs/form.png` (the page with an error).
-//! On a phone-sized screen the page fits without horizontal scrolling.
+//! time, and found as a conversation through the API; sent with a required
+//! field left empty, the page comes back with the error next to that field
+//! and the error summary focused. Saves the screenshot `docs/form.png` (the
+//! page with an error). On a phone-sized screen the page fits without
+//! horizontal scrolling.
 
 mod common;
 
