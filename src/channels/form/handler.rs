@@ -12,12 +12,12 @@
 //! expired token, invalid fields (`422`, a message per field), the email's
 //! rate limit (`429`) and the per-contact limit (`429`) are told (a replay
 //! of a stored submission is answered like the first time before either
-//! counts it). The
-//! submission is then stored through ingest and answered once durable:
-//! `303` to `redirect_url` (or the thank-you page) for a browser's post,
-//! `201` with JSON for a JSON post or a script that asks for JSON (`Accept:
-//! application/json` or `X-Requested-With`). A browser's refused post gets
-//! the hosted page back, with its values and each problem next to its field.
+//! counts it). The submission is then stored through ingest and answered
+//! once durable: `303` to `redirect_url` (or the thank-you page) for a
+//! browser's post, `201` with JSON for a JSON post or a script that asks
+//! for JSON (`Accept: application/json` or `X-Requested-With`). A browser's
+//! refused post gets the hosted page back, with its values and each problem
+//! next to its field.
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
