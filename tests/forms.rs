@@ -95,6 +95,9 @@ fn the_hosted_page_posts_urlencoded_into_a_conversation() {
     assert_eq!(conversation["inbox"], "support");
     assert_eq!(conversation["contact"]["email"], "ann.lee@example.com");
     assert_eq!(conversation["contact"]["name"], "Ann Lee");
+    let contact = conversation["contact"]["id"].as_str().unwrap();
+    let (_, contact) = d.get(&format!("/api/v1/contacts/{contact}"));
+    assert_eq!(contact["phone"], "+44 20 7946 0958", "{contact}");
     let message = only_message(&d, "contact");
     assert_eq!(
         message["text"],

@@ -1,7 +1,8 @@
 //! Storing a checked submission: the per-contact limit (submissions by one
 //! email address on one form in a rolling 24 hours), then one `Inbound`
 //! through ingest: a new conversation per submission (as helpdesks file
-//! form submissions), the contact found or created by email, the subject
+//! form submissions), the contact found or created by email (its name and,
+//! when it has none, its phone from the first `tel` field), the subject
 //! and text built by `check`, files as attachments, and the whole
 //! submission (every field, hidden ones included) kept as the message's raw
 //! record, which `GET /api/v1/messages/{id}/submission` shows. Returns only
@@ -101,6 +102,13 @@ pub fn inbound(
         "page": context.page,
         "user_agent": context.user_agent,
     });
+    // The first visible phone field fills the contact's phone, when the
+    // contact has none yet.
+    let phone = checked
+        .entries
+        .iter()
+        .find(|e| e.kind == "tel" && !e.hidden)
+        .map(|e| e.value.clone());
     Inbound {
         channel: channel.to_string(),
         external_id: Some(external_id),
@@ -111,7 +119,7 @@ pub fn inbound(
             },
             name: checked.name,
             email: Some(checked.email),
-            phone: None,
+            phone,
         },
         forwarded_by: None,
         to: Vec::new(),
