@@ -1,7 +1,9 @@
 //! Verified-webhook benchmark: how many signed Messenger and WhatsApp
-//! webhook POSTs a release daemon takes per second, each carrying one new
-//! message and answered `200` only once that message is on disk, against
-//! `GET /healthz` of the same daemon, same run, same load generator.
+//! webhook POSTs, signed SMS webhooks (`X-Twilio-Signature`) and web form
+//! posts (each with a signed render token) a release daemon takes per
+//! second, each carrying one new message and answered only once that
+//! message is on disk, against `GET /healthz` of the same daemon, same run,
+//! same load generator.
 //!
 //! The load generator is in this process: `CONNECTIONS` (32) keep-alive
 //! HTTP/1.1 connections with TCP_NODELAY, each writing one prepared request
@@ -13,14 +15,21 @@
 //! and WhatsApp (`whatsapp_business_account`, 2.2), carry the current time
 //! as the provider's timestamp, and are signed with `X-Hub-Signature-256`
 //! (HMAC-SHA256 of the raw bytes with the channel's app secret), so the
-//! generator computes nothing while it runs. `/healthz` and the webhooks
-//! alternate for `ROUNDS` (2) rounds against one daemon (its store grows
-//! from round to round).
+//! generator computes nothing while it runs. The SMS requests are the
+//! provider's urlencoded inbound webhook (PROTOCOLS.md 3.1), each from a new
+//! number with a new `MessageSid`, signed over the channel's `public_url`
+//! and the sorted parameters (HMAC-SHA1); answered `200` with empty TwiML.
+//! The form requests are urlencoded posts of a three-field contact form
+//! from a new email address each, carrying a render token minted with the
+//! form's secret ten seconds "before" (the form requires one), asking for
+//! JSON: answered `201`. `/healthz` and the targets alternate for `ROUNDS`
+//! (2) rounds against one daemon (its store grows from round to round).
+//! `TARGETS` picks targets (default `meta,sms,form`).
 //!
-//! Every answer must be `200` (`EVENT_RECEIVED` for a webhook); afterwards
-//! the stored messages are counted through the API and must equal the
-//! webhooks sent. Prints markdown tables: requests/s and latency per round,
-//! the totals and the ratio webhook/healthz.
+//! Every answer must be the target's success status; afterwards the stored
+//! messages are counted through the API, per channel, and must equal the
+//! requests sent. Prints markdown tables: requests/s and latency per round,
+//! the totals and each target's ratio to `/healthz`.
 //!
 //! Run by bench/webhooks.sh (release build, inside `unshare -n`).
 
@@ -32,8 +41,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
+use sha1::Sha1;
 use sha2::Sha256;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
@@ -44,6 +55,12 @@ const PAGE_ID: &str = "104758912345678";
 const PHONE_NUMBER_ID: &str = "106540352242922";
 const FB_SECRET: &str = "bench-messenger-app-secret";
 const WA_SECRET: &str = "bench-whatsapp-app-secret";
+const SMS_TOKEN: &str = "bench-sms-auth-token";
+const SMS_ACCOUNT: &str = "ACbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+const SMS_NUMBER: &str = "+15005550006";
+/// The URL the provider signs (the daemon sits "behind a proxy").
+const SMS_PUBLIC_URL: &str = "https://help.example.com/webhooks/sms";
+const FORM_SECRET: &str = "bench-form-token-secret-0123456789";
 /// A customer's message of a realistic length (~170 characters).
 const TEXT: &str = "Hi! I ordered a pair of running shoes last Tuesday (order 48213) and the \
 tracking page has not moved since Friday. Could you check where the parcel is?";
@@ -94,8 +111,120 @@ app_secret_file = "wa_app_secret"
 verify_token = "bench-verify-wa"
 access_token_file = "wa_access_token"
 graph_base_url = "http://127.0.0.1:9"
+
+[[channels]]
+id = "sms"
+inbox = "social"
+kind = "sms"
+account_sid = "{SMS_ACCOUNT}"
+auth_token_file = "sms_auth_token"
+from = "{SMS_NUMBER}"
+public_url = "{SMS_PUBLIC_URL}"
+api_base_url = "http://127.0.0.1:9"
+
+[[channels]]
+id = "mail"
+inbox = "social"
+kind = "email"
+address = "support@example.com"
+
+# The web form: every post must carry a signed render token; no rate
+# limits (one client address sends everything).
+[[channels]]
+id = "web"
+inbox = "social"
+kind = "form"
+email_field = "email"
+name_field = "name"
+message_field = "message"
+reply_via = "mail"
+honeypot_field = "website"
+require_form_token = true
+token_secret_file = "form_secret"
+
+[channels.rate_limits]
+per_ip = 0
+per_email = 0
+
+[[channels.fields]]
+name = "name"
+label = "Name"
+required = true
+
+[[channels.fields]]
+name = "email"
+label = "Email"
+type = "email"
+
+[[channels.fields]]
+name = "message"
+label = "Message"
+type = "textarea"
+required = true
 "#
     )
+}
+
+/// The signed SMS webhook of message `n`: a new number and `MessageSid`.
+fn sms_request(n: usize) -> Vec<u8> {
+    let params = [
+        ("AccountSid", SMS_ACCOUNT.to_string()),
+        ("ApiVersion", "2010-04-01".to_string()),
+        ("Body", TEXT.to_string()),
+        ("From", format!("+1555{n:07}")),
+        ("MessageSid", format!("SM{n:032x}")),
+        ("NumMedia", "0".to_string()),
+        ("NumSegments", "2".to_string()),
+        ("SmsStatus", "received".to_string()),
+        ("To", SMS_NUMBER.to_string()),
+    ];
+    let mut mac = <Hmac<Sha1> as Mac>::new_from_slice(SMS_TOKEN.as_bytes()).unwrap();
+    mac.update(SMS_PUBLIC_URL.as_bytes());
+    for (name, value) in &params {
+        // Already sorted by name.
+        mac.update(name.as_bytes());
+        mac.update(value.as_bytes());
+    }
+    let signature = base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter().map(|(k, v)| (*k, v.as_str())))
+        .finish();
+    let mut request = format!(
+        "POST /webhooks/sms HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: TwilioProxy/1.1\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nX-Twilio-Signature: {signature}\r\n\
+         Content-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    request
+}
+
+/// The form post of submission `n`: a new person, a render token minted
+/// with the form's secret as if the page was rendered 10 s before `now_ms`.
+fn form_request(n: usize, now_ms: i64) -> Vec<u8> {
+    let issued = now_ms - 10_000;
+    let nonce = format!("{n:032x}");
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(FORM_SECRET.as_bytes()).unwrap();
+    mac.update(format!("v1\nweb\n{issued}\n{nonce}").as_bytes());
+    let signature =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
+    let token = format!("v1.{issued}.{nonce}.{signature}");
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("name", &format!("Customer {n}"))
+        .append_pair("email", &format!("customer{n}@example.com"))
+        .append_pair("message", TEXT)
+        .append_pair("website", "")
+        .append_pair("_form_token", &token)
+        .finish();
+    let mut request = format!(
+        "POST /forms/web HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    request.extend_from_slice(body.as_bytes());
+    request
 }
 
 fn sign(secret: &str, body: &[u8]) -> String {
@@ -208,11 +337,12 @@ struct Load {
 }
 
 /// Sends every request over `connections` connections; each answer must
-/// be `200` with `expect` as its body (when given).
+/// have `status`, and `expect` as its body (when given).
 async fn load(
     addr: SocketAddr,
     connections: usize,
     requests: Arc<Vec<Vec<u8>>>,
+    status: u16,
     expect: Option<&'static [u8]>,
 ) -> Load {
     let mut open = Vec::new();
@@ -233,11 +363,11 @@ async fn load(
                         return latencies;
                     };
                     let sent = Instant::now();
-                    let status = connection.exchange(request).await;
+                    let got = connection.exchange(request).await;
                     latencies.push(sent.elapsed());
                     assert_eq!(
+                        got,
                         status,
-                        200,
                         "request {n}: {}",
                         String::from_utf8_lossy(&connection.body)
                     );
@@ -261,10 +391,12 @@ async fn load(
     }
 }
 
-/// Messages stored, by channel, summed over every conversation.
-async fn stored(daemon: &Daemon) -> (u64, u64, usize) {
+/// Messages stored per channel, summed over every conversation, and the
+/// number of conversations.
+async fn stored(daemon: &Daemon) -> (std::collections::BTreeMap<String, u64>, usize) {
     let client = reqwest::Client::builder().no_proxy().build().unwrap();
-    let (mut fb, mut wa, mut conversations) = (0, 0, 0);
+    let mut per_channel = std::collections::BTreeMap::new();
+    let mut conversations = 0;
     let mut cursor: Option<String> = None;
     loop {
         let mut url = daemon.url("/api/v1/conversations?limit=100");
@@ -283,15 +415,12 @@ async fn stored(daemon: &Daemon) -> (u64, u64, usize) {
         for conversation in body["conversations"].as_array().unwrap() {
             conversations += 1;
             let count = conversation["message_count"].as_u64().unwrap();
-            match conversation["channel"].as_str() {
-                Some("fb") => fb += count,
-                Some("wa") => wa += count,
-                other => panic!("conversation on channel {other:?}"),
-            }
+            let channel = conversation["channel"].as_str().unwrap().to_string();
+            *per_channel.entry(channel).or_insert(0) += count;
         }
         match body["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_string()),
-            None => return (fb, wa, conversations),
+            None => return (per_channel, conversations),
         }
     }
 }
@@ -307,11 +436,28 @@ fn row(round: usize, target: &str, load: &Load, load_average: &str) {
     );
 }
 
+/// One kind of request under test.
+struct Target {
+    /// The `TARGETS` name.
+    key: &'static str,
+    label: &'static str,
+    /// The totals table's description.
+    summary: &'static str,
+    status: u16,
+    expect: Option<&'static [u8]>,
+    /// The channels its messages land on.
+    channels: &'static [&'static str],
+    build: fn(usize, i64) -> Vec<u8>,
+    /// Requests and seconds over every round.
+    total: (usize, f64),
+}
+
 #[tokio::main]
 async fn main() {
     let n = support::env_usize("N", 20_000);
     let connections = support::env_usize("CONNECTIONS", 32);
     let rounds = support::env_usize("ROUNDS", 2);
+    let wanted = std::env::var("TARGETS").unwrap_or_else(|_| "meta,sms,form".into());
 
     let dir = tempfile::tempdir().unwrap();
     for (file, secret) in [
@@ -319,72 +465,126 @@ async fn main() {
         ("fb_page_token", "bench-page-token"),
         ("wa_app_secret", WA_SECRET),
         ("wa_access_token", "bench-wa-token"),
+        ("sms_auth_token", SMS_TOKEN),
+        ("form_secret", FORM_SECRET),
     ] {
         std::fs::write(dir.path().join(file), format!("{secret}\n")).unwrap();
     }
     let daemon = Daemon::start(&support::daemon_bin(), dir.path(), &config());
     let rss_idle = daemon.rss_mib();
 
+    let mut targets: Vec<Target> = vec![
+        Target {
+            key: "meta",
+            label: "signed webhook POST (durable)",
+            summary: "signed Messenger/WhatsApp webhook POST, one new message each, 200 after fsync",
+            status: 200,
+            expect: Some(b"EVENT_RECEIVED"),
+            channels: &["fb", "wa"],
+            build: webhook_request,
+            total: (0, 0.0),
+        },
+        Target {
+            key: "sms",
+            label: "signed SMS webhook POST (durable)",
+            summary: "signed SMS webhook POST (X-Twilio-Signature), one new message each, 200 after fsync",
+            status: 200,
+            expect: None,
+            channels: &["sms"],
+            build: |n, _| sms_request(n),
+            total: (0, 0.0),
+        },
+        Target {
+            key: "form",
+            label: "form POST (durable)",
+            summary: "web form POST (urlencoded, signed render token), one new conversation each, 201 after fsync",
+            status: 201,
+            expect: None,
+            channels: &["web"],
+            build: form_request,
+            total: (0, 0.0),
+        },
+    ];
+    targets.retain(|t| wanted.split(',').any(|w| w.trim() == t.key));
+
     // Every request of every round, built and signed before any clock runs.
     let now_ms = jiff::Timestamp::now().as_millisecond();
     let prepared = Instant::now();
-    let webhooks: Vec<Arc<Vec<Vec<u8>>>> = (0..rounds)
-        .map(|round| {
-            Arc::new(
-                (round * n..(round + 1) * n)
-                    .map(|i| webhook_request(i, now_ms))
-                    .collect(),
-            )
+    let requests: Vec<Vec<Arc<Vec<Vec<u8>>>>> = targets
+        .iter()
+        .map(|target| {
+            (0..rounds)
+                .map(|round| {
+                    Arc::new(
+                        (round * n..(round + 1) * n)
+                            .map(|i| (target.build)(i, now_ms))
+                            .collect(),
+                    )
+                })
+                .collect()
         })
         .collect();
     let healthz = Arc::new(vec![HEALTHZ.to_vec(); n]);
-    let bytes: usize = webhooks.iter().flat_map(|r| r.iter()).map(Vec::len).sum();
     eprintln!(
-        "prepared {} signed webhooks ({:.0} bytes each on average) in {:.2} s",
-        n * rounds,
-        bytes as f64 / (n * rounds) as f64,
+        "prepared {} signed requests in {:.2} s",
+        n * rounds * targets.len(),
         prepared.elapsed().as_secs_f64()
     );
 
     println!("| round | target | requests | seconds | req/s | p50 ms | p99 ms | load avg |");
     println!("|---|---|---|---|---|---|---|---|");
-    let (mut health_n, mut health_s, mut hook_n, mut hook_s) = (0, 0.0, 0, 0.0);
-    for (round, requests) in webhooks.into_iter().enumerate() {
-        let health = load(daemon.http, connections, healthz.clone(), None).await;
+    let (mut health_n, mut health_s) = (0, 0.0);
+    for round in 0..rounds {
+        let health = load(daemon.http, connections, healthz.clone(), 200, None).await;
         row(round + 1, "GET /healthz", &health, &support::load_average());
         health_n += health.requests;
         health_s += health.seconds;
-        let hooks = load(daemon.http, connections, requests, Some(b"EVENT_RECEIVED")).await;
-        row(
-            round + 1,
-            "signed webhook POST (durable)",
-            &hooks,
-            &support::load_average(),
-        );
-        hook_n += hooks.requests;
-        hook_s += hooks.seconds;
+        for (target, requests) in targets.iter_mut().zip(&requests) {
+            let measured = load(
+                daemon.http,
+                connections,
+                requests[round].clone(),
+                target.status,
+                target.expect,
+            )
+            .await;
+            row(round + 1, target.label, &measured, &support::load_average());
+            target.total.0 += measured.requests;
+            target.total.1 += measured.seconds;
+        }
     }
     let rss_loaded = daemon.rss_mib();
-    let (fb, wa, conversations) = stored(&daemon).await;
+    let (per_channel, conversations) = stored(&daemon).await;
     let health_rate = health_n as f64 / health_s;
-    let hook_rate = hook_n as f64 / hook_s;
     println!();
-    println!("| target | requests | req/s |");
-    println!("|---|---|---|");
-    println!("| GET /healthz (same daemon, same generator) | {health_n} | {health_rate:.0} |");
-    println!("| signed webhook POST, one new message each, 200 after fsync | {hook_n} | {hook_rate:.0} |");
+    println!("| target | requests | req/s | ratio to /healthz |");
+    println!("|---|---|---|---|");
+    println!("| GET /healthz (same daemon, same generator) | {health_n} | {health_rate:.0} | 1 |");
+    let mut stored_total = 0;
+    for target in &targets {
+        let rate = target.total.0 as f64 / target.total.1;
+        println!(
+            "| {} | {} | {rate:.0} | {:.3} |",
+            target.summary,
+            target.total.0,
+            rate / health_rate
+        );
+        let stored: u64 = target
+            .channels
+            .iter()
+            .map(|c| per_channel.get(*c).copied().unwrap_or(0))
+            .sum();
+        assert_eq!(
+            stored as usize, target.total.0,
+            "every acknowledged {} request's message is stored",
+            target.key
+        );
+        stored_total += stored;
+    }
     println!();
     println!(
-        "Ratio webhook/healthz: **{:.3}**. {connections} keep-alive connections. \
-         Stored afterwards: **{} messages** ({fb} Messenger, {wa} WhatsApp) in {conversations} \
-         conversations, for {hook_n} webhooks answered 200. Daemon RSS {rss_idle:.1} MiB idle, \
-         {rss_loaded:.1} MiB after the load.",
-        hook_rate / health_rate,
-        fb + wa,
-    );
-    assert_eq!(
-        (fb + wa) as usize,
-        hook_n,
-        "every acknowledged webhook's message is stored"
+        "{connections} keep-alive connections. Stored afterwards: **{stored_total} messages** \
+         ({per_channel:?}) in {conversations} conversations, one for every acknowledged request. \
+         Daemon RSS {rss_idle:.1} MiB idle, {rss_loaded:.1} MiB after the load."
     );
 }

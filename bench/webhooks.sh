@@ -1,17 +1,18 @@
 #!/usr/bin/env bash
-# Verified-webhook ingestion benchmark (issue 6): signed Messenger and
-# WhatsApp webhook POSTs per second, each carrying one new message and
-# answered 200 only once it is on disk, against GET /healthz of the same
-# daemon, same run, same load generator.
+# Verified-webhook ingestion benchmark (issues 6 and 7): signed Messenger
+# and WhatsApp webhook POSTs, signed SMS webhooks (X-Twilio-Signature) and
+# web form posts (each with a signed render token) per second, each
+# carrying one new message and answered only once it is on disk, against
+# GET /healthz of the same daemon, same run, same load generator.
 #
-# bench/webhook_bench.rs prepares N (20000) distinct signed webhook requests
-# per round before timing (alternately Messenger and WhatsApp, every one a
-# new message from a new person), then sends them over CONNECTIONS (32)
-# keep-alive connections; /healthz gets the same N requests over the same
-# kind of connections just before. ROUNDS (2) rounds, one daemon. Every
-# answer must be 200; the stored messages are counted through the API
-# afterwards. Prints markdown tables: req/s, p50/p99 per round, totals and
-# the ratio.
+# bench/webhook_bench.rs prepares N (20000) distinct signed requests per
+# target and round before timing (every one a new message from a new
+# person), then sends them over CONNECTIONS (32) keep-alive connections;
+# /healthz gets the same N requests over the same kind of connections just
+# before. ROUNDS (2) rounds, one daemon; TARGETS (meta,sms,form) picks the
+# targets. Every answer must be the target's success status; the stored
+# messages are counted through the API afterwards. Prints markdown tables:
+# req/s, p50/p99 per round, totals and the ratios.
 #
 # Release build; runs inside `unshare -n` (loopback only), bounded by
 # `timeout`.

@@ -37,6 +37,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Who may scrape `/metrics`, and whether it has its own listener.
     pub metrics_settings: MetricsSettings,
+    /// Web forms' rate limits and token secret.
+    pub forms: crate::channels::form::FormState,
 }
 
 impl App {
@@ -62,6 +64,7 @@ impl App {
             channel_health: ChannelHealth::default(),
             metrics,
             metrics_settings: MetricsSettings::default(),
+            forms: crate::channels::form::FormState::default(),
         }
     }
 

@@ -40,7 +40,8 @@ fn rules(channel: &Channel) -> Option<Rules<'_>> {
         ChannelKind::Email(_)
         | ChannelKind::Custom(_)
         | ChannelKind::Sms(_)
-        | ChannelKind::Calls(_) => None,
+        | ChannelKind::Calls(_)
+        | ChannelKind::Form(_) => None,
     }
 }
 

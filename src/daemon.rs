@@ -187,6 +187,8 @@ async fn serve_http(
     router: axum::Router,
     shutdown: CancellationToken,
 ) {
+    // The peer address: web forms rate-limit per client IP.
+    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let served = axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;

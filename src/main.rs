@@ -209,6 +209,15 @@ fn check_config(path: &Path) -> ExitCode {
                         calls.agent_numbers.len()
                     );
                 }
+                ChannelKind::Form(form) => {
+                    println!(
+                        "  channel {} form /forms/{} ({} fields), replies via {}",
+                        channel.id,
+                        channel.id,
+                        form.fields.len(),
+                        form.reply_via
+                    );
+                }
                 ChannelKind::Custom(custom) => {
                     // Scheme, host and port only: a path may carry a secret.
                     let url = &custom.webhook_url;

@@ -79,6 +79,24 @@ impl SmtpRejection {
     }
 }
 
+/// The `reason` label of `switchboard_form_rejections_total`: spam dropped
+/// silently (the first four), then refusals the poster is told about.
+pub const FORM_REJECTION_REASONS: [&str; 13] = [
+    "honeypot",
+    "too_fast",
+    "forged_token",
+    "missing_token",
+    "expired_token",
+    "invalid",
+    "origin",
+    "rate_limited_ip",
+    "rate_limited_email",
+    "contact_limit",
+    "too_large",
+    "malformed",
+    "unavailable",
+];
+
 /// Every metric of the daemon.
 pub struct Metrics {
     registry: Registry,
@@ -86,6 +104,7 @@ pub struct Metrics {
     duplicates: IntCounterVec,
     pub smtp: SmtpMetrics,
     webhook_verification_failures: IntCounterVec,
+    form_rejections: IntCounterVec,
     outbox_pending: IntGauge,
     outbox_sent: IntCounter,
     outbox_failed: IntCounter,
@@ -210,6 +229,16 @@ impl Metrics {
                 "Webhook requests refused for a wrong signature or verify token, by channel.",
                 "channel",
             ),
+            form_rejections: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchboard_form_rejections_total",
+                        "Web form submissions dropped as spam or refused, by form and reason.",
+                    ),
+                    &["channel", "reason"],
+                ),
+            ),
             outbox_pending: gauge(
                 "switchboard_outbox_pending",
                 "Delivery jobs waiting in the outbox.",
@@ -260,6 +289,12 @@ impl Metrics {
             let kind = channel.kind.name();
             self.ingested.with_label_values(&[kind]);
             self.duplicates.with_label_values(&[kind]);
+            if kind == "form" {
+                for reason in FORM_REJECTION_REASONS {
+                    self.form_rejections
+                        .with_label_values(&[channel.id.as_str(), reason]);
+                }
+            }
             if matches!(kind, "messenger" | "whatsapp") {
                 self.webhook_verification_failures
                     .with_label_values(&[channel.id.as_str()]);
@@ -281,6 +316,15 @@ impl Metrics {
     pub fn webhook_verification_failed(&self, channel: &str) {
         self.webhook_verification_failures
             .with_label_values(&[channel])
+            .inc();
+    }
+
+    /// A web form submission was dropped as spam (`honeypot`, `too_fast`,
+    /// `forged_token`, `missing_token`) or refused (`invalid`,
+    /// `rate_limited_ip`, ...).
+    pub fn form_rejected(&self, channel: &str, reason: &str) {
+        self.form_rejections
+            .with_label_values(&[channel, reason])
             .inc();
     }
 

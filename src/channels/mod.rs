@@ -4,5 +4,6 @@
 pub mod calls;
 pub mod custom;
 pub mod email;
+pub mod form;
 pub mod meta;
 pub mod sms;

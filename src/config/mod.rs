@@ -6,6 +6,7 @@
 mod calls;
 mod custom;
 mod delivery;
+mod form;
 mod meta;
 mod metrics;
 mod raw;
@@ -21,6 +22,7 @@ use std::time::Duration;
 
 pub use calls::{AgentNumber, CallsChannel, Voicemail};
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
+pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
 pub use metrics::MetricsSettings;
 pub use raw::{AssignTo, Consent, ForwardedSender, RelayTls, Role, SenderName};

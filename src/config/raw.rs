@@ -238,6 +238,8 @@ pub enum RawChannel {
     Custom(RawCustomChannel),
     Sms(RawSmsChannel),
     Calls(super::calls::RawCallsChannel),
+    /// A web form (src/config/form.rs).
+    Form(super::form::RawFormChannel),
 }
 
 /// How a messaging channel asks for consent before people are answered.

@@ -12,6 +12,7 @@ use serde::de::DeserializeOwned;
 use super::calls;
 use super::custom;
 use super::delivery;
+use super::form;
 use super::meta;
 use super::metrics;
 use super::raw::*;
@@ -472,6 +473,12 @@ fn build_workspace(
                 c.routing.take(),
                 c.tickets.take(),
             ),
+            RawChannel::Form(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
         };
         let routing = raw_routing.and_then(|rule| {
             let at = format!("{path}.routing");
@@ -560,6 +567,18 @@ fn build_workspace(
                 }
                 continue;
             }
+            RawChannel::Form(raw) => {
+                if let Some(settings) = form::form(raw, &path, base, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Form(Box::new(settings)),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
         };
         let mut address_at = |text: &str, key: String, problems: &mut Problems| -> String {
             match email_address::normalize(text) {
@@ -635,6 +654,7 @@ fn build_workspace(
             tickets,
         });
     }
+    form::link_reply_channels(&mut channels, found, warnings);
     for inbox in &inboxes {
         if !channels.iter().any(|c| c.inbox == inbox.id) {
             warnings.push(format!("inbox \"{}\" has no channel yet", inbox.id));

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::custom::CustomChannel;
+use super::form::FormChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
 use super::routing::{Pipeline, RoutingRule, RoutingSettings, TicketRule};
@@ -63,6 +64,8 @@ pub enum ChannelKind {
     Sms(SmsChannel),
     /// Phone calls through a Twilio-compatible provider.
     Calls(super::calls::CallsChannel),
+    /// A web form; answers go out by email through its `reply_via`.
+    Form(Box<FormChannel>),
 }
 
 impl ChannelKind {
@@ -74,6 +77,7 @@ impl ChannelKind {
             ChannelKind::Custom(_) => "custom",
             ChannelKind::Sms(_) => "sms",
             ChannelKind::Calls(_) => "calls",
+            ChannelKind::Form(_) => "form",
         }
     }
 }

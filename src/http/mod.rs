@@ -11,6 +11,7 @@ pub(crate) mod json;
 mod metrics;
 mod people;
 mod resources;
+mod submissions;
 mod tickets;
 pub(crate) mod views;
 mod writes;
@@ -86,6 +87,10 @@ pub fn router(app: Arc<App>) -> Router {
             "/api/v1/messages/{id}/attachments/{index}",
             get(resources::attachment),
         )
+        .route(
+            "/api/v1/messages/{id}/submission",
+            get(submissions::submission),
+        )
         .merge(metrics::on_main_listener(&app))
         .fallback(|| async { ApiError::NotFound { what: "route" } })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
@@ -94,6 +99,8 @@ pub fn router(app: Arc<App>) -> Router {
         // The custom channel API sets its own body limits (a published
         // message carries its attachments), so it joins after the 1 MiB one.
         .merge(crate::channels::custom::api::routes())
+        // Web forms set their own body limits too (file uploads).
+        .merge(crate::channels::form::routes())
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,

@@ -184,6 +184,9 @@ fn check_email_can_send(app: &App, channel: &Channel) -> Result<(), ApiError> {
         ChannelKind::Email(_) if !app.relay_configured => Err(ApiError::Unprocessable(
             "this email channel cannot send: no [outbound_smtp] relay is configured".into(),
         )),
+        ChannelKind::Form(_) if !app.relay_configured => Err(ApiError::Unprocessable(
+            "answers to forms go by email: no [outbound_smtp] relay is configured".into(),
+        )),
         _ => Ok(()),
     }
 }
@@ -263,7 +266,8 @@ fn check_text_length(channel: &Channel, text: &str) -> Result<(), ApiError> {
 
 fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
     match channel.kind {
-        ChannelKind::Email(_) => (Some(app.hostname.clone()), true),
+        // A form's answers are emails (through its `reply_via` channel).
+        ChannelKind::Email(_) | ChannelKind::Form(_) => (Some(app.hostname.clone()), true),
         ChannelKind::Messenger(_)
         | ChannelKind::Whatsapp(_)
         | ChannelKind::Custom(_)

@@ -56,6 +56,13 @@ impl Senders {
             // A conversation a call started is answered by text, from the
             // same business number.
             ChannelKind::Calls(_) => self.sms.send(delivery).await,
+            // Answers to a form go out by email through its `reply_via`.
+            ChannelKind::Form(form) => match &self.email {
+                Some(sender) => crate::channels::form::reply::send(sender, delivery, form).await,
+                None => SendOutcome::Failed {
+                    reason: "no outbound SMTP relay is configured".into(),
+                },
+            },
         }
     }
 }

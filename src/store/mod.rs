@@ -12,6 +12,7 @@ mod conversations;
 mod event_log;
 #[cfg(feature = "fault-injection")]
 mod fault;
+mod forms;
 mod group_commit;
 mod ingest;
 mod keys;

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod custom;
+pub mod form;
 pub mod graph;
 pub mod graph_send;
 pub mod mails;

@@ -39,7 +39,7 @@ pub fn max_text_chars(kind: &ChannelKind) -> Option<usize> {
         ChannelKind::Messenger(_) => Some(MESSENGER_MAX_TEXT),
         ChannelKind::Whatsapp(_) => Some(WHATSAPP_MAX_TEXT),
         ChannelKind::Sms(_) | ChannelKind::Calls(_) => Some(crate::channels::sms::MAX_TEXT),
-        ChannelKind::Email(_) | ChannelKind::Custom(_) => None,
+        ChannelKind::Email(_) | ChannelKind::Custom(_) | ChannelKind::Form(_) => None,
     }
 }
 
@@ -258,7 +258,8 @@ pub fn prepare(
         ChannelKind::Email(_)
         | ChannelKind::Custom(_)
         | ChannelKind::Sms(_)
-        | ChannelKind::Calls(_) => Err(SendError::NotGraph(channel.kind.name())),
+        | ChannelKind::Calls(_)
+        | ChannelKind::Form(_) => Err(SendError::NotGraph(channel.kind.name())),
     }
 }
 

@@ -43,7 +43,8 @@ impl Provider {
             ChannelKind::Email(_)
             | ChannelKind::Custom(_)
             | ChannelKind::Sms(_)
-            | ChannelKind::Calls(_) => None,
+            | ChannelKind::Calls(_)
+            | ChannelKind::Form(_) => None,
         }
     }
 }
