@@ -37,6 +37,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Who may scrape `/metrics`, and whether it has its own listener.
     pub metrics_settings: MetricsSettings,
+    /// Open website-chat visitor sockets, for pushes.
+    pub chat: crate::channels::chat::ChatHub,
 }
 
 impl App {
@@ -62,6 +64,7 @@ impl App {
             channel_health: ChannelHealth::default(),
             metrics,
             metrics_settings: MetricsSettings::default(),
+            chat: crate::channels::chat::ChatHub::default(),
         }
     }
 

@@ -1,6 +1,7 @@
 //! Channel adapters: each knows its wire format, verifies and parses what
 //! arrives into an `Inbound`, and answers the sender with what ingest returns.
 
+pub mod chat;
 pub mod custom;
 pub mod email;
 pub mod meta;

@@ -3,6 +3,7 @@
 //! it, reporting every error with its key path; the validated `Workspace` is
 //! what handlers read, swapped atomically on SIGHUP.
 
+mod chat;
 mod custom;
 mod delivery;
 mod meta;
@@ -18,6 +19,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+pub use chat::{normalize_origin, AskEmail, ChatChannel, OfficeHours};
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
 pub use metrics::MetricsSettings;

@@ -237,6 +237,8 @@ pub enum RawChannel {
     Whatsapp(RawWhatsappChannel),
     Custom(RawCustomChannel),
     Sms(RawSmsChannel),
+    /// The website chat widget (`config/chat.rs`).
+    Chat(super::chat::RawChatChannel),
 }
 
 /// How a messaging channel asks for consent before people are answered.

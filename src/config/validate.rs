@@ -15,6 +15,7 @@ use super::meta;
 use super::metrics;
 use super::raw::*;
 use super::routing::{self, Pipeline, RoutingSettings};
+use super::chat;
 use super::sms;
 use super::workspace::*;
 use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
@@ -464,6 +465,12 @@ fn build_workspace(
                 c.routing.take(),
                 c.tickets.take(),
             ),
+            RawChannel::Chat(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
         };
         let routing = raw_routing.and_then(|rule| {
             let at = format!("{path}.routing");
@@ -527,6 +534,19 @@ fn build_workspace(
                         id,
                         inbox,
                         kind: ChannelKind::Sms(settings),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
+            RawChannel::Chat(raw) => {
+                let inbox_name = inboxes.iter().find(|i| i.id == inbox).map(|i| i.name.as_str());
+                if let Some(settings) = chat::chat(&raw, inbox_name, &path, base, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Chat(settings),
                         routing,
                         tickets,
                     });
@@ -608,6 +628,7 @@ fn build_workspace(
             tickets,
         });
     }
+    chat::check_email_channels(&channels, found);
     for inbox in &inboxes {
         if !channels.iter().any(|c| c.inbox == inbox.id) {
             warnings.push(format!("inbox \"{}\" has no channel yet", inbox.id));

@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::chat::ChatChannel;
 use super::custom::CustomChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
 use super::raw::{ForwardedSender, Role, SenderName};
@@ -61,6 +62,8 @@ pub enum ChannelKind {
     Custom(CustomChannel),
     /// SMS/MMS through a Twilio-compatible provider.
     Sms(SmsChannel),
+    /// The website chat widget and its visitor socket.
+    Chat(ChatChannel),
 }
 
 impl ChannelKind {
@@ -71,6 +74,7 @@ impl ChannelKind {
             ChannelKind::Whatsapp(_) => "whatsapp",
             ChannelKind::Custom(_) => "custom",
             ChannelKind::Sms(_) => "sms",
+            ChannelKind::Chat(_) => "chat",
         }
     }
 }

@@ -50,6 +50,7 @@ pub async fn inboxes(agent: CurrentAgent) -> Json<Vec<InboxView>> {
                         ChannelKind::Messenger(page) => Some(page.page_id.clone()),
                         ChannelKind::Whatsapp(number) => Some(number.phone_number_id.clone()),
                         ChannelKind::Custom(_) => None,
+                        ChannelKind::Chat(_) => None,
                         ChannelKind::Sms(sms) => Some(match &sms.sender {
                             crate::config::SmsSender::From(number) => number.clone(),
                             crate::config::SmsSender::MessagingService(sid) => sid.clone(),

@@ -267,7 +267,8 @@ fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
         ChannelKind::Messenger(_)
         | ChannelKind::Whatsapp(_)
         | ChannelKind::Custom(_)
-        | ChannelKind::Sms(_) => (None, false),
+        | ChannelKind::Sms(_)
+        | ChannelKind::Chat(_) => (None, false),
     }
 }
 

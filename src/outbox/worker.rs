@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::backoff;
 use super::sender::{OutboundDelivery, SendOutcome};
 use crate::app::App;
+use crate::channels::chat::send::ChatSender;
 use crate::channels::custom::send::CustomSender;
 use crate::channels::email::notify::compose_notification;
 use crate::channels::email::relay::EmailSender;
@@ -39,6 +40,8 @@ pub struct Senders {
     pub custom: CustomSender,
     /// SMS channels, through the provider's REST API.
     pub sms: SmsSender,
+    /// Website chat: the visitor's open sockets, or the email fallback.
+    pub chat: ChatSender,
 }
 
 impl Senders {
@@ -53,6 +56,7 @@ impl Senders {
             ChannelKind::Messenger(_) | ChannelKind::Whatsapp(_) => self.meta.send(delivery).await,
             ChannelKind::Custom(_) => self.custom.send(delivery).await,
             ChannelKind::Sms(_) => self.sms.send(delivery).await,
+            ChannelKind::Chat(_) => self.chat.send(delivery, self.email.as_ref()).await,
         }
     }
 }

@@ -6,6 +6,7 @@
 //! transaction each; durability comes from the shared group-commit flush
 //! (`durable`), which callers await before acknowledging anything.
 
+mod chat;
 mod contacts;
 mod conversations;
 mod event_log;

@@ -39,6 +39,7 @@ pub fn max_text_chars(kind: &ChannelKind) -> Option<usize> {
         ChannelKind::Messenger(_) => Some(MESSENGER_MAX_TEXT),
         ChannelKind::Whatsapp(_) => Some(WHATSAPP_MAX_TEXT),
         ChannelKind::Sms(_) => Some(crate::channels::sms::MAX_TEXT),
+        ChannelKind::Chat(_) => Some(crate::channels::chat::MAX_REPLY_CHARS),
         ChannelKind::Email(_) | ChannelKind::Custom(_) => None,
     }
 }
@@ -255,7 +256,10 @@ pub fn prepare(
                 number.access_token.expose(),
             ))
         }
-        ChannelKind::Email(_) | ChannelKind::Custom(_) | ChannelKind::Sms(_) => {
+        ChannelKind::Email(_)
+        | ChannelKind::Custom(_)
+        | ChannelKind::Sms(_)
+        | ChannelKind::Chat(_) => {
             Err(SendError::NotGraph(channel.kind.name()))
         }
     }

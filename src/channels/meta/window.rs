@@ -40,7 +40,10 @@ impl Provider {
                 human_agent_tag: page.human_agent_tag,
             }),
             ChannelKind::Whatsapp(_) => Some(Provider::Whatsapp),
-            ChannelKind::Email(_) | ChannelKind::Custom(_) | ChannelKind::Sms(_) => None,
+            ChannelKind::Email(_)
+            | ChannelKind::Custom(_)
+            | ChannelKind::Sms(_)
+            | ChannelKind::Chat(_) => None,
         }
     }
 }
