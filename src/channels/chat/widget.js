@@ -39,11 +39,12 @@
     return node;
   }
 
-  var host = el("div", { id: "switchboard-chat" });
+  // A custom element, so that page rules for div and the like miss it.
+  var host = el("switchboard-chat", { id: "switchboard-chat" });
   var root = host.attachShadow({ mode: "open" });
   var style = el("style");
   style.textContent =
-    ":host{all:initial}*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
+    ":host{all:initial}[hidden]{display:none!important}*{box-sizing:border-box;font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif}" +
     ".launcher{position:fixed;right:20px;bottom:20px;width:56px;height:56px;border-radius:50%;border:0;cursor:pointer;color:#fff;background:var(--c);box-shadow:0 4px 14px rgba(0,0,0,.25);z-index:2147483000}" +
     ".launcher svg{width:28px;height:28px;fill:currentColor}" +
     ".badge{position:absolute;top:-2px;right:-2px;min-width:20px;height:20px;border-radius:10px;background:#d00;color:#fff;font-size:12px;line-height:20px;padding:0 5px}" +
