@@ -131,6 +131,7 @@ impl Reply {
 }
 
 async fn session(app: Arc<App>, channel: String, mut socket: WebSocket) {
+    let _open = app.metrics.widget_socket();
     let (id, mut pushes) = app.chat.register(&channel);
     let mut session = Session {
         app: app.clone(),
