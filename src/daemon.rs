@@ -132,6 +132,7 @@ pub async fn run(
         app.hostname = smtp.hostname.clone();
     }
     let app = Arc::new(app);
+    app.chat.set_shutdown(shutdown.clone());
 
     let tasks = tokio_util::task::TaskTracker::new();
     let mut ready = Vec::new();
@@ -158,7 +159,10 @@ pub async fn run(
     let greetings = app.workspace();
     tasks.spawn(async move { profile::set_greetings(&greetings).await });
     senders.chat = crate::channels::chat::send::ChatSender::new(app.clone());
-    tasks.spawn(crate::channels::chat::follow::run(app.clone(), shutdown.clone()));
+    tasks.spawn(crate::channels::chat::follow::run(
+        app.clone(),
+        shutdown.clone(),
+    ));
     let outbox = OutboxWorker::new(app.clone(), senders, config.outbox.clone());
     tasks.spawn(outbox.run(shutdown.clone()));
     tasks.spawn(media::run(app.clone(), shutdown.clone()));

@@ -82,9 +82,8 @@ async fn a_visitor_chats_through_the_widget_in_a_real_browser() {
     let dir = tempfile::tempdir().unwrap();
     let daemon_port = std::sync::Arc::new(std::sync::atomic::AtomicU16::new(0));
     let port_for_page = daemon_port.clone();
-    let page_port = page_server(move || {
-        shop_page(port_for_page.load(std::sync::atomic::Ordering::SeqCst))
-    });
+    let page_port =
+        page_server(move || shop_page(port_for_page.load(std::sync::atomic::Ordering::SeqCst)));
     let page_origin = format!("http://127.0.0.1:{page_port}");
     let config = chat_config(dir.path(), test_config(1024 * 1024), "").replacen(
         &format!("allowed_origins = [\"{ORIGIN}\"]"),
@@ -107,7 +106,11 @@ async fn a_visitor_chats_through_the_widget_in_a_real_browser() {
         "the launcher in the channel's colour",
     )
     .await;
-    let host = b.client.find(Locator::Css("#switchboard-chat")).await.unwrap();
+    let host = b
+        .client
+        .find(Locator::Css("#switchboard-chat"))
+        .await
+        .unwrap();
     let root = host.shadow_root().await.unwrap();
     root.find(Locator::Css(".launcher"))
         .await
@@ -128,10 +131,7 @@ async fn a_visitor_chats_through_the_widget_in_a_real_browser() {
     )
     .await;
     let input = root.find(Locator::Css("#sb-input")).await.unwrap();
-    input
-        .send_keys("Do these shoes run small?")
-        .await
-        .unwrap();
+    input.send_keys("Do these shoes run small?").await.unwrap();
     input.send_keys(&Key::Enter.to_string()).await.unwrap();
     b.wait_for_js(
         &format!("return !!{ROOT}.querySelector('.msg.visitor[data-id]:not(.pending)');"),
@@ -166,7 +166,9 @@ async fn a_visitor_chats_through_the_widget_in_a_real_browser() {
         assert_eq!(status, 202);
     });
     b.wait_for_js(
-        &format!("return {ROOT}.querySelector('.typing').textContent.includes('Alice Admin is typing');"),
+        &format!(
+            "return {ROOT}.querySelector('.typing').textContent.includes('Alice Admin is typing');"
+        ),
         WAIT,
         "the typing indicator",
     )
@@ -211,7 +213,11 @@ async fn a_visitor_chats_through_the_widget_in_a_real_browser() {
         "the launcher after the reload",
     )
     .await;
-    let host = b.client.find(Locator::Css("#switchboard-chat")).await.unwrap();
+    let host = b
+        .client
+        .find(Locator::Css("#switchboard-chat"))
+        .await
+        .unwrap();
     let root = host.shadow_root().await.unwrap();
     root.find(Locator::Css(".launcher"))
         .await
@@ -236,7 +242,9 @@ async fn a_visitor_chats_through_the_widget_in_a_real_browser() {
         .count();
     assert_eq!(asked, 1, "{texts:?}");
     assert!(
-        texts.iter().any(|t| t.contains("Thanks! Someone will be with you shortly.")),
+        texts
+            .iter()
+            .any(|t| t.contains("Thanks! Someone will be with you shortly.")),
         "the instant reply: {texts:?}"
     );
 

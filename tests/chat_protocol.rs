@@ -183,11 +183,18 @@ fn forged_and_foreign_tokens_are_refused_and_visitors_see_only_their_own() {
 #[test]
 fn only_allowed_origins_may_open_the_socket_or_read_the_config() {
     let (_dir, d) = start("");
-    for origin in [None, Some("https://evil.example"), Some("http://shop.example.org")] {
+    for origin in [
+        None,
+        Some("https://evil.example"),
+        Some("http://shop.example.org"),
+    ] {
         let refused = Visitor::try_connect(d.http, "web", origin).err();
         assert_eq!(refused, Some(403), "{origin:?}");
     }
-    assert_eq!(Visitor::try_connect(d.http, "nope", Some(ORIGIN)).err(), Some(404));
+    assert_eq!(
+        Visitor::try_connect(d.http, "nope", Some(ORIGIN)).err(),
+        Some(404)
+    );
     assert_eq!(
         Visitor::try_connect(d.http, "support-email", Some(ORIGIN)).err(),
         Some(404),
@@ -373,12 +380,21 @@ fn availability_follows_the_agents_and_is_pushed_when_it_changes() {
     let welcome = visitor.hello(None);
     assert_eq!(welcome["availability"]["available"], false);
     assert_eq!(welcome["availability"]["reason"], "nobody_available");
-    assert_eq!(welcome["availability"]["away_message"], "Nobody is here right now.");
-    let (status, _) = d.put("/api/v1/agents/me/availability", &json!({"available": true}));
+    assert_eq!(
+        welcome["availability"]["away_message"],
+        "Nobody is here right now."
+    );
+    let (status, _) = d.put(
+        "/api/v1/agents/me/availability",
+        &json!({"available": true}),
+    );
     assert!(status < 300, "{status}");
     let pushed = visitor.expect("availability");
     assert_eq!(pushed["available"], true);
-    d.put("/api/v1/agents/me/availability", &json!({"available": false}));
+    d.put(
+        "/api/v1/agents/me/availability",
+        &json!({"available": false}),
+    );
     let pushed = visitor.expect("availability");
     assert_eq!(pushed["available"], false);
 }
@@ -409,7 +425,10 @@ fn agent_replies_typing_and_joining_reach_the_visitor_live() {
     assert_eq!(typing["on"], true);
     assert_eq!(typing["agent"]["name"], "Alice Admin");
 
-    let note = d.reply(&conversation, json!({"text": "internal: check DHL", "private": true}));
+    let note = d.reply(
+        &conversation,
+        json!({"text": "internal: check DHL", "private": true}),
+    );
     let reply = d.reply(&conversation, json!({"text": "Yes, tell me the new one."}));
     let pushed = visitor.expect("message");
     assert_eq!(pushed["id"], reply["id"], "the note is never pushed");
@@ -430,7 +449,10 @@ fn agent_replies_typing_and_joining_reach_the_visitor_live() {
     // Typing on a non-chat conversation is refused.
     let email = d.customer_mail("t1@example.net", "carol@example.net", "Hi", "Hello");
     let (status, _) = d.post(
-        &format!("/api/v1/conversations/{}/typing", email["id"].as_str().unwrap()),
+        &format!(
+            "/api/v1/conversations/{}/typing",
+            email["id"].as_str().unwrap()
+        ),
         &json!({}),
     );
     assert_eq!(status, 422);
@@ -449,7 +471,10 @@ fn notes_never_appear_in_the_visitors_history() {
         .unwrap()
         .to_string();
     visitor.close();
-    d.reply(&conversation, json!({"text": "secret note", "private": true}));
+    d.reply(
+        &conversation,
+        json!({"text": "secret note", "private": true}),
+    );
     d.reply(&conversation, json!({"text": "public answer"}));
     let mut visitor = Visitor::connect(d.http, "web");
     let history = visitor.hello(Some(&token))["history"].clone();
@@ -511,7 +536,10 @@ fn an_unseen_reply_is_emailed_to_the_address_the_visitor_left() {
     visitor.send(json!({"type": "email", "address": "not an address"}));
     assert_eq!(visitor.expect("error")["code"], "bad_email");
     visitor.send(json!({"type": "email", "address": "Visitor@Example.net"}));
-    assert_eq!(visitor.expect("email_saved")["address"], "visitor@example.net");
+    assert_eq!(
+        visitor.expect("email_saved")["address"],
+        "visitor@example.net"
+    );
     visitor.close();
     wait_until_gone(&d, &conversation);
     let view = d.get(&format!("/api/v1/conversations/{conversation}")).1;
@@ -521,13 +549,18 @@ fn an_unseen_reply_is_emailed_to_the_address_the_visitor_left() {
             view["contact"]["id"].as_str().unwrap()
         ))
         .1;
-    assert_eq!(contact["email"], "visitor@example.net", "the address is on the contact");
+    assert_eq!(
+        contact["email"], "visitor@example.net",
+        "the address is on the contact"
+    );
 
     let reply = d.reply(&conversation, json!({"text": "We will call you at 3pm."}));
     let mail = relay.wait_for_text("We will call you at 3pm.", Duration::from_secs(30));
     assert_eq!(mail.rcpt_to, ["visitor@example.net"]);
     assert!(
-        mail.header("Subject").unwrap().contains("a reply to your chat"),
+        mail.header("Subject")
+            .unwrap()
+            .contains("a reply to your chat"),
         "{:?}",
         mail.header("Subject")
     );
@@ -539,4 +572,61 @@ fn an_unseen_reply_is_emailed_to_the_address_the_visitor_left() {
             .starts_with("email:"),
         "{sent}"
     );
+}
+
+#[test]
+fn a_stopping_daemon_says_goodbye_to_visitors() {
+    let (_dir, d) = start("");
+    let mut visitor = Visitor::connect(d.http, "web");
+    visitor.hello(None);
+    visitor.say("bye", "one last thing");
+    common::signal(d.pid(), "TERM");
+    assert_eq!(visitor.expect("error")["code"], "going_away");
+    match visitor.next(WAIT) {
+        Next::Closed(Some((1001, _))) => {}
+        other => panic!("expected a 1001 close: {other:?}"),
+    }
+    assert_eq!(d.wait_exit(), Some(0));
+}
+
+#[test]
+fn the_widget_is_served_with_a_content_hash() {
+    let (_dir, d) = start("");
+    let client = common::http();
+    let response = client.get(d.url("/widget.js")).send().unwrap();
+    assert_eq!(response.status(), 200);
+    let headers = response.headers().clone();
+    assert_eq!(headers["content-type"], "text/javascript; charset=utf-8");
+    assert_eq!(headers["cache-control"], "public, max-age=300");
+    let etag = headers["etag"].to_str().unwrap().to_string();
+    let body = response.text().unwrap();
+    assert!(body.contains("attachShadow"), "the widget itself");
+    let not_modified = client
+        .get(d.url("/widget.js"))
+        .header("If-None-Match", &etag)
+        .send()
+        .unwrap();
+    assert_eq!(not_modified.status(), 304);
+    // The config endpoint names the hashed URL, cached for good.
+    let config: Value = client
+        .get(d.url("/chat/web/config"))
+        .header("Origin", ORIGIN)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let hashed = config["widget"].as_str().unwrap();
+    assert_eq!(format!("\"{}\"", &hashed[8..hashed.len() - 3]), etag);
+    let immutable = client.get(d.url(hashed)).send().unwrap();
+    assert_eq!(immutable.status(), 200);
+    assert_eq!(
+        immutable.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert_eq!(immutable.text().unwrap(), body);
+    let stale = client
+        .get(d.url("/widget/0000000000000000.js"))
+        .send()
+        .unwrap();
+    assert_eq!(stale.status(), 404);
 }

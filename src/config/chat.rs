@@ -174,11 +174,19 @@ pub(super) fn chat(
     let color = raw.color.clone().unwrap_or_else(|| DEFAULT_COLOR.into());
     let hex = color.strip_prefix('#').unwrap_or_default();
     if hex.len() != 6 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
-        bad("color", format!("\"{color}\" is not a colour such as #2563eb"), found);
+        bad(
+            "color",
+            format!("\"{color}\" is not a colour such as #2563eb"),
+            found,
+        );
     }
     if let Some(url) = &raw.avatar_url {
         if !(url.starts_with("https://") || url.starts_with("http://")) {
-            bad("avatar_url", "must be an http:// or https:// URL".into(), found);
+            bad(
+                "avatar_url",
+                "must be an http:// or https:// URL".into(),
+                found,
+            );
         }
     }
     if raw.consent != Consent::None && raw.consent_text.as_deref().is_none_or(str::is_empty) {
@@ -411,7 +419,7 @@ mod tests {
 
     fn chat(config: &crate::config::Config) -> ChatChannel {
         match &config.workspace.channel("web").unwrap().kind {
-            ChannelKind::Chat(chat) => chat.clone(),
+            ChannelKind::Chat(chat) => (**chat).clone(),
             other => panic!("{other:?}"),
         }
     }

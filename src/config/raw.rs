@@ -238,7 +238,7 @@ pub enum RawChannel {
     Custom(RawCustomChannel),
     Sms(RawSmsChannel),
     /// The website chat widget (`config/chat.rs`).
-    Chat(super::chat::RawChatChannel),
+    Chat(Box<super::chat::RawChatChannel>),
 }
 
 /// How a messaging channel asks for consent before people are answered.

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use serde::de::DeserializeOwned;
 
+use super::chat;
 use super::custom;
 use super::delivery;
 use super::meta;
 use super::metrics;
 use super::raw::*;
 use super::routing::{self, Pipeline, RoutingSettings};
-use super::chat;
 use super::sms;
 use super::workspace::*;
 use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
@@ -541,12 +541,15 @@ fn build_workspace(
                 continue;
             }
             RawChannel::Chat(raw) => {
-                let inbox_name = inboxes.iter().find(|i| i.id == inbox).map(|i| i.name.as_str());
+                let inbox_name = inboxes
+                    .iter()
+                    .find(|i| i.id == inbox)
+                    .map(|i| i.name.as_str());
                 if let Some(settings) = chat::chat(&raw, inbox_name, &path, base, found) {
                     channels.push(Channel {
                         id,
                         inbox,
-                        kind: ChannelKind::Chat(settings),
+                        kind: ChannelKind::Chat(Box::new(settings)),
                         routing,
                         tickets,
                     });

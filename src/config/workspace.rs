@@ -63,7 +63,7 @@ pub enum ChannelKind {
     /// SMS/MMS through a Twilio-compatible provider.
     Sms(SmsChannel),
     /// The website chat widget and its visitor socket.
-    Chat(ChatChannel),
+    Chat(Box<ChatChannel>),
 }
 
 impl ChannelKind {

@@ -22,10 +22,11 @@ impl Store {
         let mut fresh = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut fresh);
         // Two first uses at once: one key wins, both read it back.
-        let _ = self
-            .trees
-            .meta
-            .compare_and_swap(VISITOR_KEY, None as Option<&[u8]>, Some(&fresh[..]))?;
+        let _ = self.trees.meta.compare_and_swap(
+            VISITOR_KEY,
+            None as Option<&[u8]>,
+            Some(&fresh[..]),
+        )?;
         self.db.flush()?;
         let stored = self
             .trees

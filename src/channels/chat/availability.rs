@@ -20,7 +20,12 @@ pub enum Away {
 }
 
 /// `None`: available; `Some(why)`: away.
-pub fn away(app: &App, workspace: &Workspace, channel: &Channel, chat: &ChatChannel) -> Option<Away> {
+pub fn away(
+    app: &App,
+    workspace: &Workspace,
+    channel: &Channel,
+    chat: &ChatChannel,
+) -> Option<Away> {
     if let Some(hours) = &chat.office_hours {
         if !hours.is_open(app.clock.now()) {
             return Some(Away::Closed);

@@ -10,7 +10,11 @@ use crate::config::{Channel, ChannelKind, ChatChannel, EmailChannel, Workspace};
 use crate::model::Message;
 
 /// The email channel a chat channel's fallback is sent from.
-pub fn email_channel(workspace: &Workspace, channel: &Channel, chat: &ChatChannel) -> Option<EmailChannel> {
+pub fn email_channel(
+    workspace: &Workspace,
+    channel: &Channel,
+    chat: &ChatChannel,
+) -> Option<EmailChannel> {
     let email_of = |c: &Channel| match &c.kind {
         ChannelKind::Email(email) => Some(email.clone()),
         _ => None,
@@ -42,7 +46,11 @@ pub fn compose(
     let to_mailbox: Mailbox = to
         .parse()
         .map_err(|e| format!("the visitor's address {to}: {e}"))?;
-    let author = reply.from.name.clone().unwrap_or_else(|| chat.team_name.clone());
+    let author = reply
+        .from
+        .name
+        .clone()
+        .unwrap_or_else(|| chat.team_name.clone());
     let body = format!(
         "{author} answered your chat with {team}:\n\n{text}\n\n\
          Open the chat on our website to continue the conversation.\n",

@@ -61,7 +61,8 @@ fn relay(app: &App, event: &Event, assignees: &mut HashMap<Id, String>) {
     let workspace = app.workspace();
     match &event.payload {
         EventPayload::Conversation(conversation) => {
-            let Some(ChannelKind::Chat(_)) = workspace.channel(&conversation.channel).map(|c| &c.kind)
+            let Some(ChannelKind::Chat(_)) =
+                workspace.channel(&conversation.channel).map(|c| &c.kind)
             else {
                 return;
             };
@@ -80,7 +81,8 @@ fn relay(app: &App, event: &Event, assignees: &mut HashMap<Id, String>) {
             app.chat.push_to_conversation(conversation.id, &frame);
         }
         EventPayload::Message(message) if message.direction == Direction::Inbound => {
-            let Some(ChannelKind::Chat(chat)) = workspace.channel(&message.channel).map(|c| &c.kind)
+            let Some(ChannelKind::Chat(chat)) =
+                workspace.channel(&message.channel).map(|c| &c.kind)
             else {
                 return;
             };

@@ -45,6 +45,8 @@ pub struct ChatHub {
     inner: Mutex<Inner>,
     rates: Mutex<HashMap<String, Bucket>>,
     key: OnceLock<[u8; 32]>,
+    /// Cancelled when the daemon stops: sockets say goodbye (`1001`).
+    shutdown: OnceLock<tokio_util::sync::CancellationToken>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -59,6 +61,16 @@ impl ChatHub {
 
     pub fn set_key(&self, key: [u8; 32]) {
         let _ = self.key.set(key);
+    }
+
+    /// Ties the sockets to the daemon's shutdown.
+    pub fn set_shutdown(&self, token: tokio_util::sync::CancellationToken) {
+        let _ = self.shutdown.set(token);
+    }
+
+    /// The shutdown signal (a token never cancelled before `set_shutdown`).
+    pub fn shutdown(&self) -> tokio_util::sync::CancellationToken {
+        self.shutdown.get().cloned().unwrap_or_default()
     }
 
     /// A socket opened on `channel`; returns its id and its queue.

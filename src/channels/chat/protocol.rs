@@ -26,12 +26,21 @@ pub enum ClientFrame {
         user_hash: Option<String>,
     },
     /// The visitor ticked "I agree" (explicit consent).
-    Consent { accepted: bool },
-    Message { client_id: String, text: String },
+    Consent {
+        accepted: bool,
+    },
+    Message {
+        client_id: String,
+        text: String,
+    },
     /// An address to answer by email.
-    Email { address: String },
+    Email {
+        address: String,
+    },
     /// The widget showed an agent's message.
-    Seen { message_id: String },
+    Seen {
+        message_id: String,
+    },
     /// The visitor is typing (accepted, not relayed yet).
     Typing {
         #[serde(default)]
@@ -60,7 +69,11 @@ impl FrameError {
 pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|e| FrameError::new("malformed", format!("not JSON: {e}")))?;
-    let Some(kind) = value.get("type").and_then(Value::as_str).map(str::to_string) else {
+    let Some(kind) = value
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_string)
+    else {
         return Err(FrameError::new(
             "malformed",
             "a frame is a JSON object with a \"type\"",
@@ -158,7 +171,10 @@ mod tests {
         );
         assert_eq!(parse("{nope").unwrap_err().code, "malformed");
         assert_eq!(parse("[1,2]").unwrap_err().code, "malformed");
-        assert_eq!(parse(r#"{"type":"dance"}"#).unwrap_err().code, "unknown_type");
+        assert_eq!(
+            parse(r#"{"type":"dance"}"#).unwrap_err().code,
+            "unknown_type"
+        );
         let error = parse(r#"{"type":"message","text":"no id"}"#).unwrap_err();
         assert_eq!(error.code, "malformed");
         assert!(error.message.contains("client_id"), "{}", error.message);

@@ -26,7 +26,11 @@ impl ChatSender {
         ChatSender { app: Some(app) }
     }
 
-    pub async fn send(&self, delivery: &OutboundDelivery, email: Option<&EmailSender>) -> SendOutcome {
+    pub async fn send(
+        &self,
+        delivery: &OutboundDelivery,
+        email: Option<&EmailSender>,
+    ) -> SendOutcome {
         let Some(app) = &self.app else {
             return SendOutcome::Failed {
                 reason: "the chat sender is not running".into(),
@@ -38,9 +42,11 @@ impl ChatSender {
             };
         };
         let message = &delivery.message;
-        if message.status.as_ref().is_some_and(|s| {
-            matches!(s.state, DeliveryState::Delivered | DeliveryState::Read)
-        }) {
+        if message
+            .status
+            .as_ref()
+            .is_some_and(|s| matches!(s.state, DeliveryState::Delivered | DeliveryState::Read))
+        {
             // The visitor saw it in their history.
             return SendOutcome::Delivered { provider_id: None };
         }

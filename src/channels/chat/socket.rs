@@ -50,7 +50,7 @@ fn refuse(status: StatusCode, code: &str, message: &str) -> Response {
 /// The chat channel `id`, if it is one.
 pub fn chat_channel(app: &App, id: &str) -> Option<ChatChannel> {
     match &app.workspace().channel(id)?.kind {
-        crate::config::ChannelKind::Chat(chat) => Some(chat.clone()),
+        crate::config::ChannelKind::Chat(chat) => Some((**chat).clone()),
         _ => None,
     }
 }
@@ -133,6 +133,7 @@ impl Reply {
 async fn session(app: Arc<App>, channel: String, mut socket: WebSocket) {
     let _open = app.metrics.widget_socket();
     let (id, mut pushes) = app.chat.register(&channel);
+    let shutdown = app.chat.shutdown();
     let mut session = Session {
         app: app.clone(),
         channel,
@@ -154,6 +155,13 @@ async fn session(app: Arc<App>, channel: String, mut socket: WebSocket) {
                 }
             },
             Some(frame) = pushes.recv() => Reply::one(frame.to_string()),
+            () = shutdown.cancelled() => {
+                let frame = protocol::error(
+                    &FrameError::new("going_away", "the server is restarting; reconnect shortly"),
+                    None,
+                );
+                Reply::Close(frame, 1001, "going away")
+            }
         };
         match outgoing {
             Reply::Frames(frames) => {
@@ -303,9 +311,12 @@ impl Session {
                 return Reply::error("unavailable", "try again shortly", None);
             }
         };
-        let conversation = contact
-            .as_ref()
-            .and_then(|c| app.store.latest_conversation_on(c.id, &self.channel).ok().flatten());
+        let conversation = contact.as_ref().and_then(|c| {
+            app.store
+                .latest_conversation_on(c.id, &self.channel)
+                .ok()
+                .flatten()
+        });
         let history = match &conversation {
             Some(conversation) => app.store.messages(conversation.id).unwrap_or_default(),
             None => Vec::new(),
@@ -340,7 +351,12 @@ impl Session {
         let assignee = conversation
             .as_ref()
             .and_then(|c| c.assignee.as_deref())
-            .map(|id| workspace.agent(id).map_or(id, |a| a.name.as_str()).to_string());
+            .map(|id| {
+                workspace
+                    .agent(id)
+                    .map_or(id, |a| a.name.as_str())
+                    .to_string()
+            });
         let consent_given = contact.as_ref().is_some_and(|c| c.consent.is_some());
         frames.push(
             json!({
@@ -393,7 +409,10 @@ impl Session {
         let Some(visitor) = self.visitor.as_ref() else {
             return Reply::error("hello_first", "send hello before anything else", cid);
         };
-        let has_consent = visitor.contact.as_ref().is_some_and(|c| c.consent.is_some());
+        let has_consent = visitor
+            .contact
+            .as_ref()
+            .is_some_and(|c| c.consent.is_some());
         if chat.consent == Consent::Explicit && !has_consent && self.consented_at.is_none() {
             return Reply::error(
                 "consent_required",
@@ -402,9 +421,9 @@ impl Session {
             );
         }
         let now = app.clock.now();
-        if let Err(wait) = app
-            .chat
-            .take_message(&visitor.identity.handle, chat.messages_per_minute, now)
+        if let Err(wait) =
+            app.chat
+                .take_message(&visitor.identity.handle, chat.messages_per_minute, now)
         {
             let frame = json!({
                 "type": "error",
@@ -508,7 +527,11 @@ impl Session {
         let Some(normalized) = email_address::normalize(&address)
             .filter(|a| a.len() <= 254 && !a.contains(char::is_whitespace))
         else {
-            return Reply::error("bad_email", format!("\"{address}\" is not an email address"), None);
+            return Reply::error(
+                "bad_email",
+                format!("\"{address}\" is not an email address"),
+                None,
+            );
         };
         let contact = self.visitor.as_ref().and_then(|v| v.contact.clone());
         if let Some(contact) = contact {

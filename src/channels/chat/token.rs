@@ -86,7 +86,11 @@ mod tests {
         assert_eq!(verify(&key, "web", &token), Some(visitor.clone()));
         assert_eq!(verify(&key, "other", &token), None, "another channel");
         assert_eq!(verify(&[8u8; 32], "web", &token), None, "another key");
-        let forged = format!("v1.{}.{}", new_visitor_id(), token.rsplit('.').next().unwrap());
+        let forged = format!(
+            "v1.{}.{}",
+            new_visitor_id(),
+            token.rsplit('.').next().unwrap()
+        );
         assert_eq!(verify(&key, "web", &forged), None, "another visitor");
         for bad in ["", "v1", "v1.abc.def", "v2.x.y", &format!("{token}.x")] {
             assert_eq!(verify(&key, "web", bad), None, "{bad}");

@@ -31,7 +31,10 @@ fn javascript(cache: &'static str) -> Response {
     let etag = format!("\"{}\"", widget_hash());
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8".to_string()),
+            (
+                header::CONTENT_TYPE,
+                "text/javascript; charset=utf-8".to_string(),
+            ),
             (header::CACHE_CONTROL, cache.to_string()),
             (header::ETAG, etag),
             (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
@@ -48,11 +51,17 @@ pub async fn script(headers: HeaderMap) -> Response {
     let matches = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.split(',').any(|tag| tag.trim().trim_start_matches("W/") == etag));
+        .is_some_and(|v| {
+            v.split(',')
+                .any(|tag| tag.trim().trim_start_matches("W/") == etag)
+        });
     if matches {
         return (
             StatusCode::NOT_MODIFIED,
-            [(header::ETAG, etag), (header::CACHE_CONTROL, "public, max-age=300".into())],
+            [
+                (header::ETAG, etag),
+                (header::CACHE_CONTROL, "public, max-age=300".into()),
+            ],
         )
             .into_response();
     }

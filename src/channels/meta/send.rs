@@ -259,9 +259,7 @@ pub fn prepare(
         ChannelKind::Email(_)
         | ChannelKind::Custom(_)
         | ChannelKind::Sms(_)
-        | ChannelKind::Chat(_) => {
-            Err(SendError::NotGraph(channel.kind.name()))
-        }
+        | ChannelKind::Chat(_) => Err(SendError::NotGraph(channel.kind.name())),
     }
 }
 
