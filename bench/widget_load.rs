@@ -45,6 +45,10 @@ const BATCH: usize = 200;
 const DEADLINE: Duration = Duration::from_secs(60);
 
 type Socket = WebSocketStream<TcpStream>;
+/// Frames for one socket's writer task.
+type Queue = mpsc::UnboundedSender<String>;
+/// The conversation a visitor's acks named.
+type Conversation = Arc<Mutex<Option<String>>>;
 
 /// Arrival times (ns since the start), 0 until it happened.
 struct Times {
@@ -220,10 +224,7 @@ fn drive(
     sockets: Vec<Socket>,
     acks: &Arc<Times>,
     replies: &Arc<Times>,
-) -> (
-    Vec<mpsc::UnboundedSender<String>>,
-    Vec<Arc<Mutex<Option<String>>>>,
-) {
+) -> (Vec<Queue>, Vec<Conversation>) {
     let mut queues = Vec::new();
     let mut conversations = Vec::new();
     for socket in sockets {

@@ -13,6 +13,7 @@ pub mod follow;
 pub mod hub;
 pub mod protocol;
 pub mod send;
+mod session;
 pub mod socket;
 pub mod token;
 pub mod widget;
