@@ -81,6 +81,11 @@ impl Session {
         chat_channel(&self.app, &self.channel)
     }
 
+    /// Whether the socket said hello.
+    pub(super) fn said_hello(&self) -> bool {
+        self.visitor.is_some()
+    }
+
     pub(super) async fn handle(&mut self, text: &str) -> Reply {
         let frame = match protocol::parse(text) {
             Ok(frame) => frame,

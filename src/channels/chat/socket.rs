@@ -28,6 +28,8 @@ const BUFFER: usize = 4 * 1024;
 /// The largest frame read at all; longer visitor texts inside it are
 /// refused with an error frame, larger frames close the socket.
 const MAX_FRAME: usize = 64 * 1024;
+/// How long a new socket may take to say hello.
+const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one frame may take to leave before the socket counts as stuck.
 const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -88,6 +90,7 @@ async fn session(app: Arc<App>, channel: String, mut socket: WebSocket) {
     let _open = app.metrics.widget_socket();
     let (id, mut pushes) = app.chat.register(&channel);
     let shutdown = app.chat.shutdown();
+    let hello_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
     let mut session = Session::new(app.clone(), channel, id);
     loop {
         let outgoing = tokio::select! {
@@ -102,6 +105,13 @@ async fn session(app: Arc<App>, channel: String, mut socket: WebSocket) {
                 }
             },
             Some(frame) = pushes.recv() => Reply::one(frame.to_string()),
+            () = tokio::time::sleep_until(hello_by), if !session.said_hello() => {
+                let frame = protocol::error(
+                    &FrameError::new("hello_timeout", "no hello within 30 seconds"),
+                    None,
+                );
+                Reply::Close(frame, 1008, "no hello")
+            }
             () = shutdown.cancelled() => {
                 let frame = protocol::error(
                     &FrameError::new("going_away", "the server is restarting; reconnect shortly"),

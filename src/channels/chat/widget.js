@@ -142,7 +142,7 @@
   function note(text) { log.appendChild(el("div", { class: "note" }, text)); scroll(); }
   function scroll() { log.scrollTop = log.scrollHeight; }
 
-  function show(m) {
+  function show(m, old) {
     if (state.seen[m.id]) return;
     var node = m.client_id && log.querySelector('[data-client="' + cssEscape(m.client_id) + '"]');
     if (node) { node.classList.remove("pending"); node.setAttribute("data-id", m.id); state.seen[m.id] = 1; return; }
@@ -154,7 +154,7 @@
     scroll();
     if (m.from !== "visitor") {
       if (state.open) frame({ type: "seen", message_id: m.id });
-      else { state.unread++; badge.textContent = state.unread; badge.hidden = false; }
+      else if (!old) { state.unread++; badge.textContent = state.unread; badge.hidden = false; }
     }
   }
 
@@ -196,7 +196,7 @@
         state.email = m.email; state.consentRequired = m.consent_required;
         brand(m.branding); avail(m.availability);
         consent.hidden = !state.consentRequired || state.consented;
-        m.history.forEach(show);
+        m.history.forEach(function (h) { show(h, true); });
         if (state.consented) frame({ type: "consent", accepted: true });
         flush();
         break;
