@@ -630,3 +630,23 @@ fn the_widget_is_served_with_a_content_hash() {
         .unwrap();
     assert_eq!(stale.status(), 404);
 }
+
+#[test]
+fn implied_consent_is_recorded_with_the_first_message() {
+    let (_dir, d) = start("consent = \"implied\"\nconsent_text = \"Chats are kept for a year.\"");
+    let mut visitor = Visitor::connect(d.http, "web");
+    let welcome = visitor.hello(None);
+    assert_eq!(welcome["consent_required"], false);
+    assert_eq!(welcome["branding"]["consent"], "implied");
+    let ack = visitor.say("i", "hello");
+    let conversation = ack["conversation"].as_str().unwrap();
+    let view = d.get(&format!("/api/v1/conversations/{conversation}")).1;
+    let contact = d
+        .get(&format!(
+            "/api/v1/contacts/{}",
+            view["contact"]["id"].as_str().unwrap()
+        ))
+        .1;
+    assert_eq!(contact["consent"]["mode"], "implied", "{contact}");
+    assert_eq!(contact["consent"]["text"], "Chats are kept for a year.");
+}
