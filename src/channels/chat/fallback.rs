@@ -70,3 +70,81 @@ pub fn compose(
         .body(body)
         .map_err(|e| e.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::{ChannelKind, Config};
+
+    fn config() -> Config {
+        let text = r#"
+            [storage]
+            path = "data"
+            [http]
+            listen = "127.0.0.1:0"
+            [[agents]]
+            id = "alice"
+            name = "Alice"
+            email = "alice@example.com"
+            role = "admin"
+            [[inboxes]]
+            id = "support"
+            name = "Support"
+            [[channels]]
+            id = "mail"
+            inbox = "support"
+            kind = "email"
+            address = "help@example.com"
+            [[channels]]
+            id = "web"
+            inbox = "support"
+            kind = "chat"
+            team_name = "Example Help"
+            allowed_origins = ["https://example.com"]
+        "#;
+        crate::config::parse(text, std::path::Path::new(".")).unwrap()
+    }
+
+    #[test]
+    fn the_fallback_comes_from_the_inbox_email_channel_with_the_reply() {
+        let config = config();
+        let workspace = &config.workspace;
+        let channel = workspace.channel("web").unwrap();
+        let ChannelKind::Chat(chat) = &channel.kind else {
+            panic!()
+        };
+        let from = email_channel(workspace, channel, chat).unwrap();
+        assert_eq!(from.from_address, "help@example.com");
+        let reply: Message = serde_json::from_value(serde_json::json!({
+            "id": "01JAAAAAAAAAAAAAAAAAAAAAAA",
+            "conversation": "01JAAAAAAAAAAAAAAAAAAAAAAB",
+            "direction": "outbound",
+            "channel": "web",
+            "from": {"name": "Alice", "address": null},
+            "to": [],
+            "subject": null,
+            "text": "Your parcel left today.",
+            "html": null,
+            "attachments": [],
+            "flags": [],
+            "thread_reason": "new",
+            "external_id": null,
+            "sent_at": null,
+            "created_at": 0
+        }))
+        .unwrap();
+        let mail = compose(&from, chat, "ann@example.org", &reply, "chat.1@host").unwrap();
+        let text = String::from_utf8(mail.formatted()).unwrap();
+        for expected in [
+            "From: \"Example Help\" <help@example.com>",
+            "To: ann@example.org",
+            "Subject: Example Help: a reply to your chat",
+            "Message-ID: <chat.1@host>",
+            "Auto-Submitted: auto-generated",
+            "Alice answered your chat with Example Help:",
+            "Your parcel left today.",
+        ] {
+            assert!(text.contains(expected), "{expected} in:\n{text}");
+        }
+    }
+}

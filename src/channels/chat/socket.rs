@@ -28,6 +28,8 @@ const BUFFER: usize = 4 * 1024;
 /// The largest frame read at all; longer visitor texts inside it are
 /// refused with an error frame, larger frames close the socket.
 const MAX_FRAME: usize = 64 * 1024;
+/// Visitor sockets open at once; more are refused with `503`.
+pub const MAX_SOCKETS: usize = 50_000;
 /// How long a new socket may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one frame may take to leave before the socket counts as stuck.
@@ -72,6 +74,14 @@ pub async fn upgrade(
             StatusCode::FORBIDDEN,
             "origin_not_allowed",
             "this site may not embed the chat",
+        );
+    }
+    if app.chat.socket_count() >= MAX_SOCKETS {
+        tracing::warn!(%channel, "chat: visitor socket limit reached");
+        return refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "busy",
+            "too many chats at once; try again shortly",
         );
     }
     upgrade
