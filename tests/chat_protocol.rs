@@ -650,3 +650,33 @@ fn implied_consent_is_recorded_with_the_first_message() {
     assert_eq!(contact["consent"]["mode"], "implied", "{contact}");
     assert_eq!(contact["consent"]["text"], "Chats are kept for a year.");
 }
+
+#[test]
+fn a_conversation_assigned_as_it_starts_tells_the_visitor_who_joined() {
+    let (_dir, d) = start(
+        "[channels.routing]\nauto_assign = true\nassign_to = \"users_and_teams\"\n\
+         users = [\"alice\"]\nonly_available = false\n",
+    );
+    let mut visitor = Visitor::connect(d.http, "web");
+    visitor.hello(None);
+    let ack = visitor.say("first", "Hello, anyone?");
+    let joined = visitor.expect("agent_joined");
+    assert_eq!(joined["agent"]["name"], "Alice Admin");
+    let view = d.get(&format!(
+        "/api/v1/conversations/{}",
+        ack["conversation"].as_str().unwrap()
+    ));
+    assert_eq!(view.1["assignee"], "alice");
+    // Said once: a second message announces nobody.
+    visitor.say("second", "Thanks");
+    visitor.send(json!({"type": "ping"}));
+    let frames: Vec<Value> = std::iter::from_fn(|| match visitor.next(WAIT) {
+        Next::Frame(frame) if frame["type"] != "pong" => Some(frame),
+        _ => None,
+    })
+    .collect();
+    assert!(
+        frames.iter().all(|f| f["type"] != "agent_joined"),
+        "{frames:#?}"
+    );
+}

@@ -13,10 +13,10 @@ use tokio_util::sync::CancellationToken;
 
 use super::availability;
 use crate::app::App;
-use crate::config::ChannelKind;
+use crate::config::{ChannelKind, Workspace};
 use crate::events::{Event, EventPayload};
 use crate::ids::Id;
-use crate::model::Direction;
+use crate::model::{Conversation, ConversationStatus, Direction};
 
 const BATCH: usize = 256;
 const AVAILABILITY_EVERY: Duration = Duration::from_secs(1);
@@ -59,28 +59,19 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
 
 fn relay(app: &App, event: &Event, assignees: &mut HashMap<Id, String>) {
     let workspace = app.workspace();
+    let is_chat = |channel: &str| {
+        matches!(
+            workspace.channel(channel).map(|c| &c.kind),
+            Some(ChannelKind::Chat(_))
+        )
+    };
     match &event.payload {
-        EventPayload::Conversation(conversation) => {
-            let Some(ChannelKind::Chat(_)) =
-                workspace.channel(&conversation.channel).map(|c| &c.kind)
-            else {
-                return;
-            };
-            let Some(agent_id) = &conversation.assignee else {
-                assignees.remove(&conversation.id);
-                return;
-            };
-            if assignees.get(&conversation.id) == Some(agent_id) {
-                return;
-            }
-            assignees.insert(conversation.id, agent_id.clone());
-            let name = workspace
-                .agent(agent_id)
-                .map_or_else(|| agent_id.clone(), |a| a.name.clone());
-            let frame = json!({"type": "agent_joined", "agent": {"name": name}}).to_string();
-            app.chat.push_to_conversation(conversation.id, &frame);
+        EventPayload::Conversation(conversation) if is_chat(&conversation.channel) => {
+            announce(app, &workspace, conversation, assignees);
         }
-        EventPayload::Message(message) if message.direction == Direction::Inbound => {
+        EventPayload::Message(message)
+            if message.direction == Direction::Inbound && is_chat(&message.channel) =>
+        {
             let Some(ChannelKind::Chat(chat)) =
                 workspace.channel(&message.channel).map(|c| &c.kind)
             else {
@@ -94,8 +85,41 @@ fn relay(app: &App, event: &Event, assignees: &mut HashMap<Id, String>) {
             if let Some(frame) = super::protocol::message_frame(message, &chat.team_name) {
                 app.chat.push_to_handle(handle, &frame);
             }
+            // A conversation assigned as it started: its sockets follow it
+            // only from its first message on.
+            if let Ok(Some(conversation)) = app.store.conversation(message.conversation) {
+                announce(app, &workspace, &conversation, assignees);
+            }
         }
         _ => {}
+    }
+}
+
+/// Tells the conversation's sockets who joined, once per assignee; a
+/// conversation nobody follows yet is told when someone does.
+fn announce(
+    app: &App,
+    workspace: &Workspace,
+    conversation: &Conversation,
+    assignees: &mut HashMap<Id, String>,
+) {
+    let Some(agent_id) = &conversation.assignee else {
+        assignees.remove(&conversation.id);
+        return;
+    };
+    if conversation.status == ConversationStatus::Closed {
+        assignees.remove(&conversation.id);
+        return;
+    }
+    if assignees.get(&conversation.id) == Some(agent_id) {
+        return;
+    }
+    let name = workspace
+        .agent(agent_id)
+        .map_or_else(|| agent_id.clone(), |a| a.name.clone());
+    let frame = json!({"type": "agent_joined", "agent": {"name": name}}).to_string();
+    if app.chat.push_to_conversation(conversation.id, &frame) > 0 {
+        assignees.insert(conversation.id, agent_id.clone());
     }
 }
 
