@@ -39,6 +39,8 @@ pub struct App {
     pub metrics_settings: MetricsSettings,
     /// Web forms' rate limits and token secret.
     pub forms: crate::channels::form::FormState,
+    /// Open website-chat visitor sockets, for pushes.
+    pub chat: crate::channels::chat::ChatHub,
 }
 
 impl App {
@@ -65,6 +67,7 @@ impl App {
             metrics,
             metrics_settings: MetricsSettings::default(),
             forms: crate::channels::form::FormState::default(),
+            chat: crate::channels::chat::ChatHub::default(),
         }
     }
 

@@ -37,6 +37,13 @@ fn rules(channel: &Channel) -> Option<Rules<'_>> {
             consent: Consent::None,
             consent_text: None,
         }),
+        // The widget asks for consent itself, before the first message
+        // (`channels::chat`), so no automation waits for it.
+        ChannelKind::Chat(chat) => Some(Rules {
+            instant_reply: chat.instant_reply.as_deref(),
+            consent: Consent::None,
+            consent_text: None,
+        }),
         ChannelKind::Email(_)
         | ChannelKind::Custom(_)
         | ChannelKind::Sms(_)

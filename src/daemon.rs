@@ -115,7 +115,7 @@ pub async fn run(
         Arc::new(SystemClock),
         tokens,
     );
-    let senders = Senders {
+    let mut senders = Senders {
         email: config
             .outbound_smtp
             .as_ref()
@@ -124,6 +124,7 @@ pub async fn run(
         meta: MetaSender::new(app.clock.clone(), app.channel_health.clone()),
         custom: CustomSender::new(app.clock.clone(), app.channel_health.clone()),
         sms: crate::channels::sms::send::SmsSender::new(app.clock.clone()),
+        chat: Default::default(),
     };
     app.relay_configured = senders.email.is_some();
     app.metrics_settings = config.metrics.clone();
@@ -131,6 +132,7 @@ pub async fn run(
         app.hostname = smtp.hostname.clone();
     }
     let app = Arc::new(app);
+    app.chat.set_shutdown(shutdown.clone());
 
     let tasks = tokio_util::task::TaskTracker::new();
     let mut ready = Vec::new();
@@ -156,6 +158,11 @@ pub async fn run(
     tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
     let greetings = app.workspace();
     tasks.spawn(async move { profile::set_greetings(&greetings).await });
+    senders.chat = crate::channels::chat::send::ChatSender::new(app.clone());
+    tasks.spawn(crate::channels::chat::follow::run(
+        app.clone(),
+        shutdown.clone(),
+    ));
     let outbox = OutboxWorker::new(app.clone(), senders, config.outbox.clone());
     tasks.spawn(outbox.run(shutdown.clone()));
     tasks.spawn(media::run(app.clone(), shutdown.clone()));

@@ -188,6 +188,13 @@ fn check_config(path: &Path) -> ExitCode {
                         channel.id, number.phone_number_id
                     );
                 }
+                ChannelKind::Chat(chat) => {
+                    println!(
+                        "  channel {} chat widget for {}",
+                        channel.id,
+                        chat.allowed_origins.join(", ")
+                    );
+                }
                 ChannelKind::Sms(sms) => {
                     let sender = match &sms.sender {
                         switchboard::config::SmsSender::From(number) => number.clone(),

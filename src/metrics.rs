@@ -267,7 +267,7 @@ impl Metrics {
             ),
             widget_sockets: gauge(
                 "switchboard_widget_sockets_open",
-                "Visitor widget sockets open now (always 0: the chat widget is not built yet).",
+                "Visitor widget sockets open now.",
             ),
             flushes,
             resident_memory: gauge(

@@ -2,6 +2,7 @@
 //! arrives into an `Inbound`, and answers the sender with what ingest returns.
 
 pub mod calls;
+pub mod chat;
 pub mod custom;
 pub mod email;
 pub mod form;

@@ -4,6 +4,7 @@
 //! what handlers read, swapped atomically on SIGHUP.
 
 mod calls;
+mod chat;
 mod custom;
 mod delivery;
 mod form;
@@ -21,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use calls::{AgentNumber, CallsChannel, Voicemail};
+pub use chat::{normalize_origin, AskEmail, ChatChannel, OfficeHours};
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
 pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};

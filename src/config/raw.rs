@@ -240,6 +240,8 @@ pub enum RawChannel {
     Calls(super::calls::RawCallsChannel),
     /// A web form (src/config/form.rs).
     Form(super::form::RawFormChannel),
+    /// The website chat widget (`config/chat.rs`).
+    Chat(Box<super::chat::RawChatChannel>),
 }
 
 /// How a messaging channel asks for consent before people are answered.

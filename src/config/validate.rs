@@ -10,6 +10,7 @@ use std::time::Duration;
 use serde::de::DeserializeOwned;
 
 use super::calls;
+use super::chat;
 use super::custom;
 use super::delivery;
 use super::form;
@@ -479,6 +480,12 @@ fn build_workspace(
                 c.routing.take(),
                 c.tickets.take(),
             ),
+            RawChannel::Chat(c) => (
+                c.id.clone(),
+                c.inbox.clone(),
+                c.routing.take(),
+                c.tickets.take(),
+            ),
         };
         let routing = raw_routing.and_then(|rule| {
             let at = format!("{path}.routing");
@@ -579,6 +586,22 @@ fn build_workspace(
                 }
                 continue;
             }
+            RawChannel::Chat(raw) => {
+                let inbox_name = inboxes
+                    .iter()
+                    .find(|i| i.id == inbox)
+                    .map(|i| i.name.as_str());
+                if let Some(settings) = chat::chat(&raw, inbox_name, &path, base, found) {
+                    channels.push(Channel {
+                        id,
+                        inbox,
+                        kind: ChannelKind::Chat(Box::new(settings)),
+                        routing,
+                        tickets,
+                    });
+                }
+                continue;
+            }
         };
         let mut address_at = |text: &str, key: String, problems: &mut Problems| -> String {
             match email_address::normalize(text) {
@@ -655,6 +678,7 @@ fn build_workspace(
         });
     }
     form::link_reply_channels(&mut channels, found, warnings);
+    chat::check_email_channels(&channels, found);
     for inbox in &inboxes {
         if !channels.iter().any(|c| c.inbox == inbox.id) {
             warnings.push(format!("inbox \"{}\" has no channel yet", inbox.id));

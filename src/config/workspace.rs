@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use super::chat::ChatChannel;
 use super::custom::CustomChannel;
 use super::form::FormChannel;
 use super::meta::{MessengerChannel, WhatsappChannel};
@@ -66,6 +67,8 @@ pub enum ChannelKind {
     Calls(super::calls::CallsChannel),
     /// A web form; answers go out by email through its `reply_via`.
     Form(Box<FormChannel>),
+    /// The website chat widget and its visitor socket.
+    Chat(Box<ChatChannel>),
 }
 
 impl ChannelKind {
@@ -78,6 +81,7 @@ impl ChannelKind {
             ChannelKind::Sms(_) => "sms",
             ChannelKind::Calls(_) => "calls",
             ChannelKind::Form(_) => "form",
+            ChannelKind::Chat(_) => "chat",
         }
     }
 }

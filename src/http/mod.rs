@@ -13,6 +13,7 @@ mod people;
 mod resources;
 mod submissions;
 mod tickets;
+mod typing;
 pub(crate) mod views;
 mod writes;
 
@@ -53,6 +54,17 @@ pub fn router(app: Arc<App>) -> Router {
         .route(
             "/api/v1/conversations/{id}/messages",
             get(conversations::messages).post(writes::post_message),
+        )
+        .route(
+            "/api/v1/conversations/{id}/typing",
+            axum::routing::post(typing::typing),
+        )
+        .route("/ws/chat", get(crate::channels::chat::socket::upgrade))
+        .route("/widget.js", get(crate::channels::chat::widget::script))
+        .route("/widget/{file}", get(crate::channels::chat::widget::hashed))
+        .route(
+            "/chat/{channel_id}/config",
+            get(crate::channels::chat::widget::config),
         )
         .route("/api/v1/agents", get(people::agents))
         .route(

@@ -51,6 +51,7 @@ pub async fn inboxes(agent: CurrentAgent) -> Json<Vec<InboxView>> {
                         ChannelKind::Whatsapp(number) => Some(number.phone_number_id.clone()),
                         ChannelKind::Custom(_) => None,
                         ChannelKind::Form(_) => Some(format!("/forms/{}", c.id)),
+                        ChannelKind::Chat(_) => None,
                         ChannelKind::Sms(sms) => Some(match &sms.sender {
                             crate::config::SmsSender::From(number) => number.clone(),
                             crate::config::SmsSender::MessagingService(sid) => sid.clone(),

@@ -272,7 +272,8 @@ fn email_extras(app: &App, channel: &Channel) -> (Option<String>, bool) {
         | ChannelKind::Whatsapp(_)
         | ChannelKind::Custom(_)
         | ChannelKind::Sms(_)
-        | ChannelKind::Calls(_) => (None, false),
+        | ChannelKind::Calls(_)
+        | ChannelKind::Chat(_) => (None, false),
     }
 }
 

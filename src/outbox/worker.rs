@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::backoff;
 use super::sender::{OutboundDelivery, SendOutcome};
 use crate::app::App;
+use crate::channels::chat::send::ChatSender;
 use crate::channels::custom::send::CustomSender;
 use crate::channels::email::notify::compose_notification;
 use crate::channels::email::relay::EmailSender;
@@ -39,6 +40,8 @@ pub struct Senders {
     pub custom: CustomSender,
     /// SMS channels, through the provider's REST API.
     pub sms: SmsSender,
+    /// Website chat: the visitor's open sockets, or the email fallback.
+    pub chat: ChatSender,
 }
 
 impl Senders {
@@ -63,6 +66,7 @@ impl Senders {
                     reason: "no outbound SMTP relay is configured".into(),
                 },
             },
+            ChannelKind::Chat(_) => self.chat.send(delivery, self.email.as_ref()).await,
         }
     }
 }

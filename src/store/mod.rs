@@ -7,6 +7,7 @@
 //! (`durable`), which callers await before acknowledging anything.
 
 mod calls;
+mod chat;
 mod contacts;
 mod conversations;
 mod event_log;

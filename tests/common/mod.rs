@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod browser;
+pub mod chat;
 pub mod custom;
 pub mod form;
 pub mod graph;

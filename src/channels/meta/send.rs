@@ -39,6 +39,7 @@ pub fn max_text_chars(kind: &ChannelKind) -> Option<usize> {
         ChannelKind::Messenger(_) => Some(MESSENGER_MAX_TEXT),
         ChannelKind::Whatsapp(_) => Some(WHATSAPP_MAX_TEXT),
         ChannelKind::Sms(_) | ChannelKind::Calls(_) => Some(crate::channels::sms::MAX_TEXT),
+        ChannelKind::Chat(_) => Some(crate::channels::chat::MAX_REPLY_CHARS),
         ChannelKind::Email(_) | ChannelKind::Custom(_) | ChannelKind::Form(_) => None,
     }
 }
@@ -259,7 +260,8 @@ pub fn prepare(
         | ChannelKind::Custom(_)
         | ChannelKind::Sms(_)
         | ChannelKind::Calls(_)
-        | ChannelKind::Form(_) => Err(SendError::NotGraph(channel.kind.name())),
+        | ChannelKind::Form(_)
+        | ChannelKind::Chat(_) => Err(SendError::NotGraph(channel.kind.name())),
     }
 }
 

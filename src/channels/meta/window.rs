@@ -44,7 +44,8 @@ impl Provider {
             | ChannelKind::Custom(_)
             | ChannelKind::Sms(_)
             | ChannelKind::Calls(_)
-            | ChannelKind::Form(_) => None,
+            | ChannelKind::Form(_)
+            | ChannelKind::Chat(_) => None,
         }
     }
 }
