@@ -37,6 +37,8 @@ pub struct App {
     pub metrics: Arc<Metrics>,
     /// Who may scrape `/metrics`, and whether it has its own listener.
     pub metrics_settings: MetricsSettings,
+    /// The web inbox: passwords, browser sessions, sign-in throttling.
+    pub web: crate::web::WebState,
 }
 
 impl App {
@@ -49,7 +51,9 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         metrics.describe(&workspace);
         store.observe_flushes(metrics.flush_observer());
+        let web = crate::web::WebState::open(tokens.storage_dir());
         App {
+            web,
             workspace: ArcSwap::from_pointee(workspace),
             store,
             event_cache: crate::http::EventCache::default(),

@@ -187,7 +187,9 @@ async fn serve_http(
     router: axum::Router,
     shutdown: CancellationToken,
 ) {
-    let served = axum::serve(listener, router)
+    // The peer address feeds the web inbox's sign-in throttling.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;
     if let Err(error) = served {

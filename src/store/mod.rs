@@ -6,6 +6,7 @@
 //! transaction each; durability comes from the shared group-commit flush
 //! (`durable`), which callers await before acknowledging anything.
 
+mod contact_links;
 mod contacts;
 mod conversations;
 mod event_log;
@@ -34,6 +35,7 @@ use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
+pub use contact_links::ContactIdentity;
 pub use contacts::{ContactPatch, ContactUpdateError};
 pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};
