@@ -386,6 +386,8 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
     let (status, body) = blocking(|| graph::post_wa(&w.daemon, &payload));
     assert_eq!(status, 200, "{body}");
     mail(&w.daemon, "ticket@example.net", "Broken hinge", "The hinge broke.");
+    mail(&w.daemon, "refund@example.net", "Refund for order 1042", "Please refund.");
+    mail(&w.daemon, "login@example.net", "Cannot log in", "Password reset fails.");
 
     let b = Browser::start().await;
     browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
@@ -422,33 +424,41 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
         .unwrap();
     assert_eq!(note_enabled, json!(true));
 
-    // The ticket board: the email opened a ticket in "new"; move it.
+    // The ticket board: each email opened a ticket in "new"; move one.
     b.client.goto(&w.daemon.url("/#/tickets/support")).await.unwrap();
+    let card = "[...document.querySelectorAll('.card')].find((c) => c.querySelector('a').textContent === 'Broken hinge')";
     let select = b
         .wait_for_js(
-            "const c = document.querySelector('.column[data-stage=new] .card'); return c && c.querySelector('select').id",
+            &format!(
+                "const card = {card}; return document.querySelectorAll('.column[data-stage=new] .card').length === 3 \
+                 && card && card.closest('.column').dataset.stage === 'new' && card.querySelector('select').id"
+            ),
             WAIT,
-            "the ticket card in stage new",
+            "three ticket cards in stage new",
         )
         .await;
     let select = format!("#{}", select.as_str().unwrap());
-    b.wait_for_js(
-        "return document.querySelector('.column[data-stage=new] .card a').textContent === 'Broken hinge'",
-        WAIT,
-        "the card's title",
-    )
-    .await;
     assert_accessible(&accessibility_violations(&b).await, "the ticket board");
-    b.screenshot(&screenshot_path("inbox-tickets.png")).await;
     choose(&b, &select, "waiting_on_us").await;
     b.wait_for_js(
-        "return !!document.querySelector('.column[data-stage=waiting_on_us] .card')",
+        &format!("const card = {card}; return card && card.closest('.column').dataset.stage === 'waiting_on_us'"),
         WAIT,
         "the card in its new column",
     )
     .await;
+    b.screenshot(&screenshot_path("inbox-tickets.png")).await;
     let (_, tickets) = blocking(|| w.daemon.get("/api/v1/tickets?pipeline=support"));
-    assert_eq!(tickets["tickets"][0]["stage"], "waiting_on_us", "{tickets}");
+    let moved: Vec<&Value> = tickets["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["stage"] == "waiting_on_us")
+        .collect();
+    assert_eq!(moved.len(), 1, "{tickets}");
+    let conversation = moved[0]["conversation"].as_str().unwrap().to_string();
+    let (_, moved_conversation) =
+        blocking(|| w.daemon.get(&format!("/api/v1/conversations/{conversation}")));
+    assert_eq!(moved_conversation["subject"], "Broken hinge");
     b.close().await;
 }
 

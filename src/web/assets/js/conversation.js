@@ -62,7 +62,6 @@ export function renderConversation(view, id) {
   async function change(body) {
     try {
       putConversation(await patch(`/api/v1/conversations/${id}`, body));
-      toast('Conversation updated');
     } catch (error) {
       toast(`Cannot change the conversation: ${error.message}`);
       drawHead();
