@@ -40,7 +40,11 @@ async fn fill(smtp: SocketAddr, sessions: usize, mails: usize) {
                 let mut n = s;
                 while n < mails {
                     let code = client
-                        .send(&format!("c{n}@customer.example"), "support@example.com", &mail(n))
+                        .send(
+                            &format!("c{n}@customer.example"),
+                            "support@example.com",
+                            &mail(n),
+                        )
                         .await;
                     assert_eq!(code, 250, "mail {n}");
                     n += sessions;
@@ -54,7 +58,12 @@ async fn fill(smtp: SocketAddr, sessions: usize, mails: usize) {
     }
 }
 
-async fn time(client: &reqwest::Client, daemon: &Daemon, query: &str, requests: usize) -> (f64, f64, usize) {
+async fn time(
+    client: &reqwest::Client,
+    daemon: &Daemon,
+    query: &str,
+    requests: usize,
+) -> (f64, f64, usize) {
     let mut times = Vec::with_capacity(requests);
     let mut shown = 0;
     for _ in 0..requests {
@@ -71,7 +80,11 @@ async fn time(client: &reqwest::Client, daemon: &Daemon, query: &str, requests: 
         shown = body["conversations"].as_array().map_or(0, Vec::len);
     }
     times.sort();
-    (support::quantile_ms(&times, 0.5), support::quantile_ms(&times, 0.99), shown)
+    (
+        support::quantile_ms(&times, 0.5),
+        support::quantile_ms(&times, 0.99),
+        shown,
+    )
 }
 
 #[tokio::main]
@@ -98,7 +111,10 @@ async fn main() {
         .json()
         .await
         .unwrap();
-    let cursor = first["next_cursor"].as_str().expect("a second page").to_string();
+    let cursor = first["next_cursor"]
+        .as_str()
+        .expect("a second page")
+        .to_string();
     println!(
         "{conversations} conversations stored in {:.1} s; {requests} requests per query, one at a time",
         filled.as_secs_f64()
@@ -107,11 +123,26 @@ async fn main() {
     println!("| list query (25 per page) | p50 ms | p99 ms | rows |");
     println!("|---|---:|---:|---:|");
     let queries = [
-        ("all inboxes, open (the inbox's first view)", "limit=25&status=open".to_string()),
-        ("second page (cursor)", format!("limit=25&status=open&cursor={cursor}")),
-        ("one inbox, open", "limit=25&status=open&inbox=support".to_string()),
-        ("channel kind email, open", "limit=25&status=open&kind=email".to_string()),
-        ("assigned to me, open (no match: full scan)", "limit=25&status=open&assignee=me".to_string()),
+        (
+            "all inboxes, open (the inbox's first view)",
+            "limit=25&status=open".to_string(),
+        ),
+        (
+            "second page (cursor)",
+            format!("limit=25&status=open&cursor={cursor}"),
+        ),
+        (
+            "one inbox, open",
+            "limit=25&status=open&inbox=support".to_string(),
+        ),
+        (
+            "channel kind email, open",
+            "limit=25&status=open&kind=email".to_string(),
+        ),
+        (
+            "assigned to me, open (no match: full scan)",
+            "limit=25&status=open&assignee=me".to_string(),
+        ),
     ];
     for (name, query) in queries {
         let (p50, p99, rows) = time(&client, &daemon, &query, requests).await;

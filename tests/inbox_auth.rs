@@ -45,23 +45,42 @@ fn wrong_passwords_are_refused_and_the_cookie_is_locked_down() {
     let page = wrong.text().unwrap();
     assert!(page.contains("Wrong agent or password"), "{page}");
     // An agent without a password cannot sign in at all.
-    assert_eq!(post_login(&daemon, "bob", PASSWORD, &[]).status().as_u16(), 401);
+    assert_eq!(
+        post_login(&daemon, "bob", PASSWORD, &[]).status().as_u16(),
+        401
+    );
 
     let right = post_login(&daemon, "alice@example.com", PASSWORD, &[]);
     assert_eq!(right.status().as_u16(), 303);
     assert_eq!(right.headers()["location"], "/");
     let cookie = right.headers()["set-cookie"].to_str().unwrap().to_string();
     assert!(cookie.starts_with("sb_session="), "{cookie}");
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Lax"),
+        "{cookie}"
+    );
     assert!(!cookie.contains("Secure"), "plain HTTP: {cookie}");
 
     // Behind a TLS-terminating proxy the cookie is Secure.
-    let proxied = post_login(&daemon, "alice", PASSWORD, &[("X-Forwarded-Proto", "https")]);
-    let cookie = proxied.headers()["set-cookie"].to_str().unwrap().to_string();
+    let proxied = post_login(
+        &daemon,
+        "alice",
+        PASSWORD,
+        &[("X-Forwarded-Proto", "https")],
+    );
+    let cookie = proxied.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(cookie.contains("; Secure"), "{cookie}");
 
     // A login form posted from another site is refused.
-    let foreign = post_login(&daemon, "alice", PASSWORD, &[("Origin", "https://evil.example")]);
+    let foreign = post_login(
+        &daemon,
+        "alice",
+        PASSWORD,
+        &[("Origin", "https://evil.example")],
+    );
     assert_eq!(foreign.status().as_u16(), 403);
     assert!(foreign.headers().get("set-cookie").is_none());
 }
@@ -107,10 +126,16 @@ fn the_api_takes_the_session_cookie_with_csrf_on_changes_and_bearer_tokens_still
     assert_eq!(logout.status().as_u16(), 403);
 
     // Scripts with bearer tokens need no CSRF token.
-    let (status, _) = daemon.put("/api/v1/agents/me/availability", &json!({"available": false}));
+    let (status, _) = daemon.put(
+        "/api/v1/agents/me/availability",
+        &json!({"available": false}),
+    );
     assert_eq!(status, 200);
     // No credential at all: 401.
-    let anonymous = http.get(daemon.url("/api/v1/conversations")).send().unwrap();
+    let anonymous = http
+        .get(daemon.url("/api/v1/conversations"))
+        .send()
+        .unwrap();
     assert_eq!(anonymous.status().as_u16(), 401);
     // The app page needs a session; without one it sends to the login page.
     let page = http.get(daemon.url("/")).send().unwrap();
@@ -129,22 +154,58 @@ fn sign_in_is_throttled_per_account_and_per_address() {
         let response = post_login(&daemon, "alice", "wrong", &[("X-Forwarded-For", &from)]);
         assert_eq!(response.status().as_u16(), 401);
     }
-    let throttled = post_login(&daemon, "alice", PASSWORD, &[("X-Forwarded-For", "198.51.100.9")]);
-    assert_eq!(throttled.status().as_u16(), 429, "even the right password waits");
-    assert!(throttled.headers()["retry-after"].to_str().unwrap().parse::<u64>().unwrap() > 0);
+    let throttled = post_login(
+        &daemon,
+        "alice",
+        PASSWORD,
+        &[("X-Forwarded-For", "198.51.100.9")],
+    );
+    assert_eq!(
+        throttled.status().as_u16(),
+        429,
+        "even the right password waits"
+    );
+    assert!(
+        throttled.headers()["retry-after"]
+            .to_str()
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+            > 0
+    );
     // Other accounts are not affected.
-    let dora = post_login(&daemon, "dora", PASSWORD, &[("X-Forwarded-For", "198.51.100.9")]);
+    let dora = post_login(
+        &daemon,
+        "dora",
+        PASSWORD,
+        &[("X-Forwarded-For", "198.51.100.9")],
+    );
     assert_eq!(dora.status().as_u16(), 303);
 
     // Twenty failures from one address, on made-up accounts, close that
     // address, for real accounts too; other addresses still get in.
     for n in 0..20 {
-        let response = post_login(&daemon, &format!("guess{n}"), "wrong", &[("X-Forwarded-For", "203.0.113.7")]);
+        let response = post_login(
+            &daemon,
+            &format!("guess{n}"),
+            "wrong",
+            &[("X-Forwarded-For", "203.0.113.7")],
+        );
         assert_eq!(response.status().as_u16(), 401, "attempt {n}");
     }
-    let blocked = post_login(&daemon, "dora", PASSWORD, &[("X-Forwarded-For", "203.0.113.7")]);
+    let blocked = post_login(
+        &daemon,
+        "dora",
+        PASSWORD,
+        &[("X-Forwarded-For", "203.0.113.7")],
+    );
     assert_eq!(blocked.status().as_u16(), 429);
-    let elsewhere = post_login(&daemon, "dora", PASSWORD, &[("X-Forwarded-For", "203.0.113.8")]);
+    let elsewhere = post_login(
+        &daemon,
+        "dora",
+        PASSWORD,
+        &[("X-Forwarded-For", "203.0.113.8")],
+    );
     assert_eq!(elsewhere.status().as_u16(), 303);
 }
 
@@ -166,7 +227,11 @@ fn sessions_survive_a_restart_and_end_on_sign_out_revocation_or_password_change(
             .status()
             .as_u16()
     };
-    assert_eq!(status(&first.cookie), 200, "the session survived the restart");
+    assert_eq!(
+        status(&first.cookie),
+        200,
+        "the session survived the restart"
+    );
 
     // The session list shows all three; revoking one ends it.
     let sessions: Vec<Value> = http
@@ -194,13 +259,18 @@ fn sessions_survive_a_restart_and_end_on_sign_out_revocation_or_password_change(
         .send()
         .unwrap();
     assert_eq!(logout.status().as_u16(), 303);
-    assert!(logout.headers()["set-cookie"].to_str().unwrap().contains("Max-Age=0"));
+    assert!(logout.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .contains("Max-Age=0"));
     assert_eq!(status(&first.cookie), 401);
 
     // A new password signs out the sessions opened before it.
     assert_eq!(status(&third.cookie), 200);
     std::thread::sleep(std::time::Duration::from_millis(5));
-    assert!(set_password(dir.path(), "alice", "another good password").status.success());
+    assert!(set_password(dir.path(), "alice", "another good password")
+        .status
+        .success());
     assert_eq!(status(&third.cookie), 401);
 }
 
@@ -215,17 +285,32 @@ fn pages_carry_a_policy_without_inline_scripts_and_escape_what_was_typed() {
             .header("Cookie", &session.cookie)
             .send()
             .unwrap();
-        assert_eq!(response.status().as_u16(), if path == "/login" { 303 } else { 200 }, "{path}");
+        assert_eq!(
+            response.status().as_u16(),
+            if path == "/login" { 303 } else { 200 },
+            "{path}"
+        );
         if path == "/login" {
             continue;
         }
-        let csp = response.headers()["content-security-policy"].to_str().unwrap().to_string();
-        let scripts = csp.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+        let csp = response.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_string();
+        let scripts = csp
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
         assert_eq!(scripts.trim(), "script-src 'self'", "{path}: {csp}");
         assert_eq!(response.headers()["x-content-type-options"], "nosniff");
     }
     // The login page shows what was typed, escaped.
-    let page = post_login(&daemon, "<script>alert(1)</script>", "x", &[]).text().unwrap();
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
+    let page = post_login(&daemon, "<script>alert(1)</script>", "x", &[])
+        .text()
+        .unwrap();
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
     assert!(!page.contains("<script>alert(1)"));
 }

@@ -128,8 +128,18 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
         .await
         .unwrap();
 
-    mail(&w.daemon, "first@example.net", "Printer on fire", "It is smoking.\nHelp!");
-    mail(&w.daemon, "second@example.net", "Invoice question", "Why two invoices?");
+    mail(
+        &w.daemon,
+        "first@example.net",
+        "Printer on fire",
+        "It is smoking.\nHelp!",
+    );
+    mail(
+        &w.daemon,
+        "second@example.net",
+        "Invoice question",
+        "Why two invoices?",
+    );
     wait_for_row(&alice, "Printer on fire").await;
     wait_for_row(&alice, "Invoice question").await;
     let not_reloaded = alice
@@ -137,7 +147,11 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
         .execute("return window.__notReloaded === true", vec![])
         .await
         .unwrap();
-    assert_eq!(not_reloaded, json!(true), "the list updated without a reload");
+    assert_eq!(
+        not_reloaded,
+        json!(true),
+        "the list updated without a reload"
+    );
     // Newest activity first, both unread.
     let order = alice
         .client
@@ -170,7 +184,10 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
         .await;
     alice
         .client
-        .execute("document.querySelector('#conversations li.selected a').click(); return true;", vec![])
+        .execute(
+            "document.querySelector('#conversations li.selected a').click(); return true;",
+            vec![],
+        )
         .await
         .unwrap();
     alice
@@ -180,8 +197,16 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
             "the conversation to open",
         )
         .await;
-    let hash = alice.client.execute("return location.hash", vec![]).await.unwrap();
-    let conversation = hash.as_str().unwrap().trim_start_matches("#/c/").to_string();
+    let hash = alice
+        .client
+        .execute("return location.hash", vec![])
+        .await
+        .unwrap();
+    let conversation = hash
+        .as_str()
+        .unwrap()
+        .trim_start_matches("#/c/")
+        .to_string();
 
     // Carol opens the same conversation by its URL.
     let carol = Browser::start().await;
@@ -202,15 +227,26 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
     // The composer previews the email's From name and signature.
     let preview = alice
         .client
-        .execute("return document.getElementById('email-preview').textContent", vec![])
+        .execute(
+            "return document.getElementById('email-preview').textContent",
+            vec![],
+        )
         .await
         .unwrap();
     let preview = preview.as_str().unwrap();
-    assert!(preview.contains("Alice Admin at Example Inc <support@example.com>"), "{preview}");
+    assert!(
+        preview.contains("Alice Admin at Example Inc <support@example.com>"),
+        "{preview}"
+    );
     assert!(preview.contains("Alice Admin (Alice)"), "{preview}");
 
     // Reply: the relay receives it; the status follows live to "sent".
-    fill(&alice, "#composer-text", "We are sending a technician. Marker-7781").await;
+    fill(
+        &alice,
+        "#composer-text",
+        "We are sending a technician. Marker-7781",
+    )
+    .await;
     click(&alice, "#send").await;
     let sent = blocking(|| w.relay.wait_for_text("Marker-7781", WAIT));
     assert_eq!(sent.rcpt_to, vec!["customer@example.net".to_string()]);
@@ -234,7 +270,12 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
 
     // A private note, set apart, never mailed.
     click(&alice, "input[name=mode][value=note]").await;
-    fill(&alice, "#composer-text", "Customer sounds upset; call back. Note-5521").await;
+    fill(
+        &alice,
+        "#composer-text",
+        "Customer sounds upset; call back. Note-5521",
+    )
+    .await;
     click(&alice, "#send").await;
     alice
         .wait_for_js(
@@ -275,14 +316,22 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
             "Carol to see the assignment and the close live",
         )
         .await;
-    let final_state = blocking(|| w.daemon.get(&format!("/api/v1/conversations/{conversation}"))).1;
+    let final_state = blocking(|| {
+        w.daemon
+            .get(&format!("/api/v1/conversations/{conversation}"))
+    })
+    .1;
     assert_eq!(final_state["assignee"], "carol");
     assert_eq!(final_state["status"], "closed");
     // Only the reply went out by mail, not the note.
-    assert!(blocking(|| w.relay.received()).iter().all(|m| !m.data.contains("Note-5521")));
+    assert!(blocking(|| w.relay.received())
+        .iter()
+        .all(|m| !m.data.contains("Note-5521")));
 
     assert_accessible(&accessibility_violations(&alice).await, "the conversation");
-    alice.screenshot(&screenshot_path("inbox-conversation.png")).await;
+    alice
+        .screenshot(&screenshot_path("inbox-conversation.png"))
+        .await;
 
     // The back button returns to the list.
     alice.client.back().await.unwrap();
@@ -309,7 +358,9 @@ fn tripwire() -> (u16, Arc<Mutex<Vec<String>>>) {
             let mut buffer = [0u8; 2048];
             let n = stream.read(&mut buffer).unwrap_or(0);
             let request = String::from_utf8_lossy(&buffer[..n]);
-            seen.lock().unwrap().push(request.lines().next().unwrap_or("").to_string());
+            seen.lock()
+                .unwrap()
+                .push(request.lines().next().unwrap_or("").to_string());
             let _ = std::io::Write::write_all(
                 &mut stream,
                 b"HTTP/1.1 200 OK\r\nContent-Type: image/gif\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
@@ -337,7 +388,12 @@ async fn email_html_runs_no_script_and_loads_no_remote_image_until_asked() {
          --b1\r\nContent-Type: text/html; charset=utf-8\r\n\r\n{html}\r\n--b1--\r\n"
     );
     let reply = blocking(|| {
-        smtp::deliver(w.daemon.smtp, "eve@example.net", &["support@example.com"], &message)
+        smtp::deliver(
+            w.daemon.smtp,
+            "eve@example.net",
+            &["support@example.com"],
+            &message,
+        )
     });
     assert_eq!(reply.code, 250);
 
@@ -353,21 +409,44 @@ async fn email_html_runs_no_script_and_loads_no_remote_image_until_asked() {
         )
         .await;
     let sandbox = frame[0].as_str().unwrap();
-    assert!(!sandbox.contains("allow-scripts") && !sandbox.contains("allow-same-origin"), "{sandbox}");
+    assert!(
+        !sandbox.contains("allow-scripts") && !sandbox.contains("allow-same-origin"),
+        "{sandbox}"
+    );
     // Give the frame time to load (and the tracker time to be requested,
     // were it allowed); the positive control below shows the frame does
     // load images once asked.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert!(hits.lock().unwrap().is_empty(), "{:?}", hits.lock().unwrap());
+    assert!(
+        hits.lock().unwrap().is_empty(),
+        "{:?}",
+        hits.lock().unwrap()
+    );
     click(&b, "button.show-images").await;
     let deadline = std::time::Instant::now() + WAIT;
-    while !hits.lock().unwrap().iter().any(|h| h.contains("/pixel.gif")) {
-        assert!(std::time::Instant::now() < deadline, "the image never loaded after Show images");
+    while !hits
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|h| h.contains("/pixel.gif"))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the image never loaded after Show images"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let hits = hits.lock().unwrap().clone();
-    assert!(hits.iter().all(|h| !h.contains("/script") && !h.contains("/onerror")), "{hits:?}");
-    let title = b.client.execute("return document.title", vec![]).await.unwrap();
+    assert!(
+        hits.iter()
+            .all(|h| !h.contains("/script") && !h.contains("/onerror")),
+        "{hits:?}"
+    );
+    let title = b
+        .client
+        .execute("return document.title", vec![])
+        .await
+        .unwrap();
     assert_ne!(title, json!("owned"));
     b.close().await;
 }
@@ -385,9 +464,24 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
                           "type": "text", "text": {"body": "Where is my order?"}}]}}]}]});
     let (status, body) = blocking(|| graph::post_wa(&w.daemon, &payload));
     assert_eq!(status, 200, "{body}");
-    mail(&w.daemon, "ticket@example.net", "Broken hinge", "The hinge broke.");
-    mail(&w.daemon, "refund@example.net", "Refund for order 1042", "Please refund.");
-    mail(&w.daemon, "login@example.net", "Cannot log in", "Password reset fails.");
+    mail(
+        &w.daemon,
+        "ticket@example.net",
+        "Broken hinge",
+        "The hinge broke.",
+    );
+    mail(
+        &w.daemon,
+        "refund@example.net",
+        "Refund for order 1042",
+        "Please refund.",
+    );
+    mail(
+        &w.daemon,
+        "login@example.net",
+        "Cannot log in",
+        "Password reset fails.",
+    );
 
     let b = Browser::start().await;
     browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
@@ -396,7 +490,10 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
     wait_for_row(&b, "Sheena Nelson").await;
     let rows = b
         .client
-        .execute("return document.querySelectorAll('#conversations li[data-id]').length", vec![])
+        .execute(
+            "return document.querySelectorAll('#conversations li[data-id]').length",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(rows, json!(1));
@@ -411,10 +508,24 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
             "the template picker",
         )
         .await;
-    assert_eq!(composer[0], json!(true), "free text is disabled: {composer}");
-    assert_eq!(composer[1], json!(false), "a template can be sent: {composer}");
-    assert!(composer[2].as_str().unwrap().contains("template"), "{composer}");
-    assert!(composer[3].as_str().unwrap().contains("window ended"), "{composer}");
+    assert_eq!(
+        composer[0],
+        json!(true),
+        "free text is disabled: {composer}"
+    );
+    assert_eq!(
+        composer[1],
+        json!(false),
+        "a template can be sent: {composer}"
+    );
+    assert!(
+        composer[2].as_str().unwrap().contains("template"),
+        "{composer}"
+    );
+    assert!(
+        composer[3].as_str().unwrap().contains("window ended"),
+        "{composer}"
+    );
     // A private note is still possible.
     click(&b, "input[name=mode][value=note]").await;
     let note_enabled = b
@@ -425,7 +536,10 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
     assert_eq!(note_enabled, json!(true));
 
     // The ticket board: each email opened a ticket in "new"; move one.
-    b.client.goto(&w.daemon.url("/#/tickets/support")).await.unwrap();
+    b.client
+        .goto(&w.daemon.url("/#/tickets/support"))
+        .await
+        .unwrap();
     let card = "[...document.querySelectorAll('.card')].find((c) => c.querySelector('a').textContent === 'Broken hinge')";
     let select = b
         .wait_for_js(
@@ -456,8 +570,10 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
         .collect();
     assert_eq!(moved.len(), 1, "{tickets}");
     let conversation = moved[0]["conversation"].as_str().unwrap().to_string();
-    let (_, moved_conversation) =
-        blocking(|| w.daemon.get(&format!("/api/v1/conversations/{conversation}")));
+    let (_, moved_conversation) = blocking(|| {
+        w.daemon
+            .get(&format!("/api/v1/conversations/{conversation}"))
+    });
     assert_eq!(moved_conversation["subject"], "Broken hinge");
     b.close().await;
 }
@@ -465,13 +581,21 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_inbox_works_on_a_phone_sized_screen() {
     let w = world();
-    mail(&w.daemon, "phone@example.net", "Small screen", "Hello from a phone.");
+    mail(
+        &w.daemon,
+        "phone@example.net",
+        "Small screen",
+        "Hello from a phone.",
+    );
     let b = Browser::start_sized(390, 844).await;
     browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
     wait_for_row(&b, "Small screen").await;
     let overflow = b
         .client
-        .execute("return document.documentElement.scrollWidth <= window.innerWidth + 1", vec![])
+        .execute(
+            "return document.documentElement.scrollWidth <= window.innerWidth + 1",
+            vec![],
+        )
         .await
         .unwrap();
     assert_eq!(overflow, json!(true), "no sideways scrolling on the list");
@@ -485,6 +609,92 @@ async fn the_inbox_works_on_a_phone_sized_screen() {
         .await
         .unwrap();
     assert_eq!(fits, json!(true), "the composer fits the screen");
-    assert_accessible(&accessibility_violations(&b).await, "the conversation on a phone");
+    assert_accessible(
+        &accessibility_violations(&b).await,
+        "the conversation on a phone",
+    );
     b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_lost_connection_the_page_resumes_without_missing_or_doubling() {
+    // The daemon restarts on the same HTTP port, as after an upgrade; the
+    // page keeps its session (sessions are durable) and its place in the
+    // event log.
+    let dir = tempfile::tempdir().unwrap();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let relay = blocking(Relay::start);
+    let graph = blocking(FakeGraph::start);
+    let config = support::config(dir.path(), relay.addr().port(), &graph.base_url());
+    let http = "[http]\nlisten = \"127.0.0.1:0\"";
+    assert!(config.contains(http));
+    let config = config.replacen(http, &format!("[http]\nlisten = \"127.0.0.1:{port}\""), 1);
+    std::fs::write(dir.path().join("config.toml"), config).unwrap();
+    assert!(set_password(dir.path(), "alice", PASSWORD).status.success());
+    let daemon = blocking(|| Daemon::start_with_config(dir.path(), ""));
+    mail(&daemon, "before@example.net", "Before the restart", "one");
+
+    let b = Browser::start().await;
+    browser_sign_in(&b, &daemon, "alice", PASSWORD).await;
+    wait_for_row(&b, "Before the restart").await;
+    b.client
+        .execute("window.__notReloaded = true; return true;", vec![])
+        .await
+        .unwrap();
+
+    let token = daemon.token.clone();
+    blocking(|| daemon.terminate());
+    b.wait_for_js(
+        "return document.querySelector('#connection').dataset.state !== 'live'",
+        WAIT,
+        "the page to notice the lost connection",
+    )
+    .await;
+    let daemon = blocking(|| Daemon::start(dir.path(), token));
+    // Written while the page may still be disconnected: it must arrive by
+    // the replay from `since` or live, once either way.
+    mail(&daemon, "during@example.net", "While reconnecting", "two");
+    mail(
+        &daemon,
+        "during2@example.net",
+        "Also while reconnecting",
+        "three",
+    );
+    b.wait_for_js(
+        "return document.querySelector('#connection').dataset.state === 'live'",
+        WAIT,
+        "the page to reconnect",
+    )
+    .await;
+    wait_for_row(&b, "While reconnecting").await;
+    wait_for_row(&b, "Also while reconnecting").await;
+    mail(&daemon, "after@example.net", "After the reconnect", "four");
+    wait_for_row(&b, "After the reconnect").await;
+    let rows = b
+        .client
+        .execute(
+            "return [window.__notReloaded === true, [...document.querySelectorAll('#conversations li[data-id]')].map((li) => li.querySelector('.subject').textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        json!([
+            true,
+            [
+                "After the reconnect",
+                "Also while reconnecting",
+                "While reconnecting",
+                "Before the restart"
+            ]
+        ]),
+        "each conversation once, newest first, no reload"
+    );
+    b.close().await;
+    drop(daemon);
 }

@@ -49,7 +49,11 @@ pub async fn events(
             Some(session) if crate::web::same_origin(&headers) => {
                 CurrentAgent::for_agent(&app, &session.agent)?
             }
-            Some(_) => return Err(ApiError::Forbidden("the event socket is for this site's pages")),
+            Some(_) => {
+                return Err(ApiError::Forbidden(
+                    "the event socket is for this site's pages",
+                ))
+            }
             None => return Err(ApiError::Unauthorized),
         },
     };

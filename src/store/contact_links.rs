@@ -45,7 +45,7 @@ impl Store {
                 conversations.push(conversation);
             }
         }
-        conversations.sort_by(|a, b| b.last_message_at.cmp(&a.last_message_at));
+        conversations.sort_by_key(|c| std::cmp::Reverse(c.last_message_at));
         Ok(conversations)
     }
 }

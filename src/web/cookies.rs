@@ -24,7 +24,13 @@ pub fn is_https(headers: &HeaderMap) -> bool {
     let proto = headers
         .get("x-forwarded-proto")
         .and_then(|v| v.to_str().ok())
-        .map(|v| v.split(',').next().unwrap_or("").trim().eq_ignore_ascii_case("https"))
+        .map(|v| {
+            v.split(',')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("https")
+        })
         .unwrap_or(false);
     let forwarded = headers
         .get("forwarded")
@@ -43,7 +49,10 @@ fn attributes(headers: &HeaderMap) -> &'static str {
 
 /// `Set-Cookie` for a new session lasting `max_age_secs`.
 pub fn set(headers: &HeaderMap, value: &str, max_age_secs: i64) -> String {
-    format!("{NAME}={value}{}; Max-Age={max_age_secs}", attributes(headers))
+    format!(
+        "{NAME}={value}{}; Max-Age={max_age_secs}",
+        attributes(headers)
+    )
 }
 
 /// `Set-Cookie` that removes the session cookie.

@@ -66,7 +66,11 @@ fn login_page(status: StatusCode, error: &str, agent: &str, next: &str) -> Respo
         .replace("{{error}}", &error_html)
         .replace("{{agent}}", &escape_html(agent))
         .replace("{{next}}", &escape_html(next));
-    let mut response = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], html)
+    let mut response = (
+        status,
+        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
+        html,
+    )
         .into_response();
     secure_headers(response.headers_mut());
     response
@@ -126,7 +130,12 @@ pub async fn sign_in(
     let typed = form.agent.trim().chars().take(200).collect::<String>();
     if !super::same_origin(&headers) {
         tracing::info!(%address, "sign-in refused: posted from another site");
-        return login_page(StatusCode::FORBIDDEN, "Sign in from this site's own page.", &typed, &next);
+        return login_page(
+            StatusCode::FORBIDDEN,
+            "Sign in from this site's own page.",
+            &typed,
+            &next,
+        );
     }
     let workspace = app.workspace();
     let agent = workspace
@@ -143,7 +152,10 @@ pub async fn sign_in(
         tracing::info!(%account, %address, "sign-in throttled");
         let mut response = login_page(
             StatusCode::TOO_MANY_REQUESTS,
-            &format!("Too many failed sign-ins. Try again in {} minutes.", seconds.div_ceil(60)),
+            &format!(
+                "Too many failed sign-ins. Try again in {} minutes.",
+                seconds.div_ceil(60)
+            ),
             &typed,
             &next,
         );
@@ -155,15 +167,19 @@ pub async fn sign_in(
     let password = form.password;
     let checking = app.clone();
     let account_id = account.clone();
-    let valid = tokio::task::spawn_blocking(move || {
-        checking.web.passwords.verify(&account_id, &password)
-    })
-    .await
-    .unwrap_or(false);
+    let valid =
+        tokio::task::spawn_blocking(move || checking.web.passwords.verify(&account_id, &password))
+            .await
+            .unwrap_or(false);
     let Some(agent) = agent.filter(|_| valid) else {
         app.web.limiter.failed(&account, &address, now);
         tracing::info!(%account, %address, "sign-in failed");
-        return login_page(StatusCode::UNAUTHORIZED, "Wrong agent or password.", &typed, &next);
+        return login_page(
+            StatusCode::UNAUTHORIZED,
+            "Wrong agent or password.",
+            &typed,
+            &next,
+        );
     };
     app.web.limiter.succeeded(&account);
     let user_agent = headers
@@ -192,11 +208,21 @@ pub async fn sign_in(
         }
         Ok(Err(error)) => {
             tracing::error!(%error, "cannot store the session");
-            login_page(StatusCode::SERVICE_UNAVAILABLE, "Cannot sign in right now; try again.", &typed, &next)
+            login_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Cannot sign in right now; try again.",
+                &typed,
+                &next,
+            )
         }
         Err(error) => {
             tracing::error!(%error, "sign-in task failed");
-            login_page(StatusCode::SERVICE_UNAVAILABLE, "Cannot sign in right now; try again.", &typed, &next)
+            login_page(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "Cannot sign in right now; try again.",
+                &typed,
+                &next,
+            )
         }
     }
 }
@@ -301,10 +327,14 @@ pub async fn revoke(
     agent: CurrentAgent,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let removed = app.web.sessions.revoke(&id, scope(&agent)).map_err(|error| {
-        tracing::error!(%error, "cannot revoke the session");
-        ApiError::Conflict("cannot revoke the session right now".into())
-    })?;
+    let removed = app
+        .web
+        .sessions
+        .revoke(&id, scope(&agent))
+        .map_err(|error| {
+            tracing::error!(%error, "cannot revoke the session");
+            ApiError::Conflict("cannot revoke the session right now".into())
+        })?;
     if removed {
         tracing::info!(by = %agent.agent.id, session = %id, "session revoked");
         Ok(StatusCode::NO_CONTENT)

@@ -61,7 +61,10 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/api/v1/sessions", get(login::list))
         .route("/api/v1/sessions/{id}", delete(login::revoke))
         .route("/api/v1/web/bootstrap", get(bootstrap::bootstrap))
-        .route("/api/v1/contacts/{id}/details", get(bootstrap::contact_details))
+        .route(
+            "/api/v1/contacts/{id}/details",
+            get(bootstrap::contact_details),
+        )
 }
 
 /// The session a request's cookie belongs to, if it is live and the

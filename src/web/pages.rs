@@ -24,18 +24,66 @@ frame-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-
 pub const ASSETS: &[(&str, &str, &str)] = &[
     ("app.css", "text/css", include_str!("assets/app.css")),
     ("icon.svg", "image/svg+xml", include_str!("assets/icon.svg")),
-    ("js/app.js", "text/javascript", include_str!("assets/js/app.js")),
-    ("js/api.js", "text/javascript", include_str!("assets/js/api.js")),
-    ("js/dom.js", "text/javascript", include_str!("assets/js/dom.js")),
-    ("js/live.js", "text/javascript", include_str!("assets/js/live.js")),
-    ("js/state.js", "text/javascript", include_str!("assets/js/state.js")),
-    ("js/header.js", "text/javascript", include_str!("assets/js/header.js")),
-    ("js/list.js", "text/javascript", include_str!("assets/js/list.js")),
-    ("js/conversation.js", "text/javascript", include_str!("assets/js/conversation.js")),
-    ("js/timeline.js", "text/javascript", include_str!("assets/js/timeline.js")),
-    ("js/composer.js", "text/javascript", include_str!("assets/js/composer.js")),
-    ("js/contact.js", "text/javascript", include_str!("assets/js/contact.js")),
-    ("js/tickets.js", "text/javascript", include_str!("assets/js/tickets.js")),
+    (
+        "js/app.js",
+        "text/javascript",
+        include_str!("assets/js/app.js"),
+    ),
+    (
+        "js/api.js",
+        "text/javascript",
+        include_str!("assets/js/api.js"),
+    ),
+    (
+        "js/dom.js",
+        "text/javascript",
+        include_str!("assets/js/dom.js"),
+    ),
+    (
+        "js/live.js",
+        "text/javascript",
+        include_str!("assets/js/live.js"),
+    ),
+    (
+        "js/state.js",
+        "text/javascript",
+        include_str!("assets/js/state.js"),
+    ),
+    (
+        "js/header.js",
+        "text/javascript",
+        include_str!("assets/js/header.js"),
+    ),
+    (
+        "js/list.js",
+        "text/javascript",
+        include_str!("assets/js/list.js"),
+    ),
+    (
+        "js/conversation.js",
+        "text/javascript",
+        include_str!("assets/js/conversation.js"),
+    ),
+    (
+        "js/timeline.js",
+        "text/javascript",
+        include_str!("assets/js/timeline.js"),
+    ),
+    (
+        "js/composer.js",
+        "text/javascript",
+        include_str!("assets/js/composer.js"),
+    ),
+    (
+        "js/contact.js",
+        "text/javascript",
+        include_str!("assets/js/contact.js"),
+    ),
+    (
+        "js/tickets.js",
+        "text/javascript",
+        include_str!("assets/js/tickets.js"),
+    ),
 ];
 
 /// The page every view of the app starts from.
@@ -67,7 +115,10 @@ pub fn secure_headers(headers: &mut HeaderMap) {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
 }
@@ -94,7 +145,10 @@ pub async fn asset(Path(file): Path<String>) -> Response {
         return crate::http::ApiError::NotFound { what: "asset" }.into_response();
     };
     let mut response = (
-        [(header::CONTENT_TYPE, format!("{content_type}; charset=utf-8"))],
+        [(
+            header::CONTENT_TYPE,
+            format!("{content_type}; charset=utf-8"),
+        )],
         *body,
     )
         .into_response();
@@ -116,7 +170,10 @@ mod tests {
 
     #[test]
     fn the_policy_allows_no_inline_scripts() {
-        let scripts = CSP.split(';').find(|d| d.trim().starts_with("script-src")).unwrap();
+        let scripts = CSP
+            .split(';')
+            .find(|d| d.trim().starts_with("script-src"))
+            .unwrap();
         assert!(!scripts.contains("unsafe"), "{scripts}");
     }
 }

@@ -198,6 +198,9 @@ mod tests {
         assert!(file.verify("alice", "a brand new secret"));
         assert!(!file.verify("alice", "correct horse battery"));
         assert!(file.verify("bob", "another long secret"));
-        assert!(matches!(file.set("bob", "short"), Err(PasswordError::TooShort)));
+        assert!(matches!(
+            file.set("bob", "short"),
+            Err(PasswordError::TooShort)
+        ));
     }
 }

@@ -152,7 +152,7 @@ impl SessionStore {
             .filter(|s| s.expires_at > now && agent.is_none_or(|a| a == s.agent))
             .cloned()
             .collect();
-        list.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+        list.sort_by_key(|s| std::cmp::Reverse(s.created_at));
         list
     }
 

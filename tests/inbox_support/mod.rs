@@ -22,7 +22,9 @@ pub const PASSWORD: &str = "correct horse battery staple";
 pub fn config(dir: &Path, relay_port: u16, graph_url: &str) -> String {
     let base = crate::common::test_config(1024 * 1024);
     let meta = graph::meta_config(dir, graph_url);
-    let meta_channels = meta.strip_prefix(&base).expect("meta config extends the test config");
+    let meta_channels = meta
+        .strip_prefix(&base)
+        .expect("meta config extends the test config");
     let mut config = crate::common::reply_config(Some(relay_port), 4);
     let sales = "\n[[channels]]\nid = \"sales-email\"";
     assert!(config.contains(sales), "test_config changed shape");
@@ -92,9 +94,11 @@ pub fn post_login(
     password: &str,
     headers: &[(&str, &str)],
 ) -> reqwest::blocking::Response {
-    let mut request = client()
-        .post(daemon.url("/login"))
-        .form(&[("agent", agent), ("password", password), ("next", "/")]);
+    let mut request = client().post(daemon.url("/login")).form(&[
+        ("agent", agent),
+        ("password", password),
+        ("next", "/"),
+    ]);
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
@@ -105,7 +109,10 @@ pub fn post_login(
 pub fn sign_in(daemon: &Daemon, agent: &str, password: &str) -> WebSession {
     let response = post_login(daemon, agent, password, &[]);
     assert_eq!(response.status().as_u16(), 303, "sign-in of {agent}");
-    let set_cookie = response.headers()["set-cookie"].to_str().unwrap().to_string();
+    let set_cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .to_string();
     let cookie = set_cookie.split(';').next().unwrap().to_string();
     let me: Value = client()
         .get(daemon.url("/api/v1/session"))
@@ -183,7 +190,10 @@ pub async fn choose(b: &Browser, selector: &str, value: &str) {
 /// scripts/test) on the page and returns the serious and critical
 /// violations.
 pub async fn accessibility_violations(b: &Browser) -> Vec<Value> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/browser/node_modules/axe-core/axe.min.js");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/browser/node_modules/axe-core/axe.min.js"
+    );
     let source = std::fs::read_to_string(path)
         .expect("axe-core is installed: npm ci --prefix tests/browser (scripts/test does it)");
     b.client
@@ -203,7 +213,10 @@ pub async fn accessibility_violations(b: &Browser) -> Vec<Value> {
         .await
         .expect("axe runs");
     // axe really looked at the page: it found rules that pass.
-    assert!(result["passes"].as_u64().unwrap_or(0) > 10, "axe did not run: {result}");
+    assert!(
+        result["passes"].as_u64().unwrap_or(0) > 10,
+        "axe did not run: {result}"
+    );
     result["violations"]
         .as_array()
         .cloned()
@@ -215,5 +228,7 @@ pub async fn accessibility_violations(b: &Browser) -> Vec<Value> {
 
 /// Where the tests write the README's screenshots: `docs/<name>`.
 pub fn screenshot_path(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("docs").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("docs")
+        .join(name)
 }
