@@ -698,3 +698,125 @@ async fn after_a_lost_connection_the_page_resumes_without_missing_or_doubling() 
     b.close().await;
     drop(daemon);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_reply_shows_its_reason_and_retry_sends_it() {
+    let w = world();
+    w.relay.set_mode(common::relay::Mode::Reject);
+    mail(&w.daemon, "retry@example.net", "Where is my parcel", "Still waiting.");
+    let b = Browser::start().await;
+    browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
+    wait_for_row(&b, "Where is my parcel").await;
+    open_row(&b, "Where is my parcel").await;
+    fill(&b, "#composer-text", "It ships today. Retry-3141").await;
+    click(&b, "#send").await;
+    let reason = b
+        .wait_for_js(
+            "const li = [...document.querySelectorAll('#timeline li.msg')].find((li) => li.textContent.includes('Retry-3141') && li.querySelector('[data-state=failed]'));
+             return li && li.querySelector('button.retry') && li.querySelector('.reason').textContent",
+            WAIT,
+            "the reply to fail with a reason and a Retry button",
+        )
+        .await;
+    assert!(reason.as_str().unwrap().contains("relay policy"), "{reason}");
+    w.relay.set_mode(common::relay::Mode::Accept);
+    click(&b, "button.retry").await;
+    blocking(|| w.relay.wait_for_text("Retry-3141", WAIT));
+    b.wait_for_js(
+        "return [...document.querySelectorAll('#timeline li.msg')].some((li) => li.textContent.includes('Retry-3141') && li.querySelector('[data-state=sent], [data-state=delivered]'))",
+        WAIT,
+        "the retried reply to be sent",
+    )
+    .await;
+    b.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges() {
+    let w = world();
+    mail(&w.daemon, "keys@example.net", "Printer jammed", "Paper stuck.");
+    let duplicate = common::mails::simple(
+        "dup@example.org",
+        "other@example.org",
+        "support@example.com",
+        "Same person, other address",
+        "It is me again.",
+    );
+    let reply = blocking(|| {
+        smtp::deliver(w.daemon.smtp, "other@example.org", &["support@example.com"], &duplicate)
+    });
+    assert_eq!(reply.code, 250);
+    let b = Browser::start().await;
+    browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
+    wait_for_row(&b, "Printer jammed").await;
+    wait_for_row(&b, "Same person, other address").await;
+
+    // Availability toggle in the header.
+    let before = b
+        .client
+        .execute("return document.getElementById('availability').getAttribute('aria-pressed')", vec![])
+        .await
+        .unwrap();
+    click(&b, "#availability").await;
+    let after = if before == json!("true") { "false" } else { "true" };
+    b.wait_for_js(
+        &format!("return document.getElementById('availability').getAttribute('aria-pressed') === '{after}'"),
+        WAIT,
+        "the availability to toggle",
+    )
+    .await;
+    let (_, agents) = blocking(|| w.daemon.get("/api/v1/agents"));
+    let alice = agents.as_array().unwrap().iter().find(|a| a["id"] == "alice").unwrap();
+    assert_eq!(alice["available"], json!(after == "true"));
+
+    // `a` assigns the selected (newest) conversation to me, `e` closes it.
+    let body = b.client.find(fantoccini::Locator::Css("body")).await.unwrap();
+    body.send_keys("a").await.unwrap();
+    b.wait_for_js(
+        "const s = document.querySelector('#conversations li.selected'); return s && s.textContent.includes('Alice Admin')",
+        WAIT,
+        "a to assign the selected conversation to me",
+    )
+    .await;
+    body.send_keys("e").await.unwrap();
+    b.wait_for_js(
+        "return ![...document.querySelectorAll('#conversations li')].some((li) => li.textContent.includes('Same person, other address'))",
+        WAIT,
+        "e to close it (it leaves the open list)",
+    )
+    .await;
+    let closed = blocking(|| w.daemon.all_conversations("&status=closed"));
+    assert_eq!(closed.len(), 1);
+    assert_eq!(closed[0]["subject"], "Same person, other address");
+    assert_eq!(closed[0]["assignee"], "alice");
+
+    // The contact panel: owner, then merge the other address in.
+    open_row(&b, "Printer jammed").await;
+    b.wait_for_js("return !!document.getElementById('contact-owner')", WAIT, "the contact panel")
+        .await;
+    choose(&b, "#contact-owner", "carol").await;
+    let (_, conversation) = blocking(|| w.daemon.get("/api/v1/conversations?status=open"));
+    let contact = conversation["conversations"][0]["contact"]["id"].as_str().unwrap().to_string();
+    let owner = blocking(|| {
+        common::eventually("the owner to change", WAIT, || {
+            let (_, c) = w.daemon.get(&format!("/api/v1/contacts/{contact}"));
+            if c["owner"] == "carol" { Ok(c) } else { Err(c.to_string()) }
+        })
+    });
+    assert_eq!(owner["owner"], "carol");
+    fill(&b, "#merge-search", "other@example.org").await;
+    b.client
+        .execute("document.querySelector('#merge-search').form.requestSubmit(); return true;", vec![])
+        .await
+        .unwrap();
+    b.wait_for_js("return !!document.querySelector('#merge-results button')", WAIT, "a merge candidate")
+        .await;
+    click(&b, "#merge-results button").await;
+    b.wait_for_js(
+        "const ids = document.getElementById('identities'); return ids && ids.textContent.includes('other@example.org') && ids.textContent.includes('customer@example.net')",
+        WAIT,
+        "both addresses on the merged contact",
+    )
+    .await;
+    b.close().await;
+}
