@@ -452,7 +452,8 @@ async fn email_html_runs_no_script_and_loads_no_remote_image_until_asked() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move() {
+async fn whatsapp_outside_its_window_offers_only_templates_ticket_cards_move_attachments_download()
+{
     let w = world();
     // A WhatsApp message written 25 hours ago: only templates may be sent.
     let written = (jiff::Timestamp::now().as_second() - 25 * 3600).to_string();
@@ -575,6 +576,39 @@ async fn whatsapp_outside_its_window_offers_only_templates_and_ticket_cards_move
             .get(&format!("/api/v1/conversations/{conversation}"))
     });
     assert_eq!(moved_conversation["subject"], "Broken hinge");
+
+    // Attachments are links the agent can download with their session.
+    let bytes: Vec<u8> = (0..3000u32).map(|n| (n % 251) as u8).collect();
+    let with_file = common::mails::with_attachment(
+        "file@customer.example",
+        "Invoice attached",
+        "invoice.pdf",
+        &bytes,
+    );
+    let reply = blocking(|| {
+        smtp::deliver(
+            w.daemon.smtp,
+            "dan@customer.example",
+            &["support@example.com"],
+            &with_file,
+        )
+    });
+    assert_eq!(reply.code, 250);
+    b.client.goto(&w.daemon.url("/#/inbox/all")).await.unwrap();
+    wait_for_row(&b, "Invoice attached").await;
+    open_row(&b, "Invoice attached").await;
+    let download = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const a = document.querySelector('#timeline .attachments a');
+             fetch(a.href).then((r) => r.arrayBuffer().then((buf) => done([a.getAttribute('download'), a.textContent, r.status, buf.byteLength])))
+               .catch((e) => done(String(e)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(download, json!(["invoice.pdf", "invoice.pdf", 200, 3000]));
     b.close().await;
 }
 
@@ -703,7 +737,12 @@ async fn after_a_lost_connection_the_page_resumes_without_missing_or_doubling() 
 async fn a_failed_reply_shows_its_reason_and_retry_sends_it() {
     let w = world();
     w.relay.set_mode(common::relay::Mode::Reject);
-    mail(&w.daemon, "retry@example.net", "Where is my parcel", "Still waiting.");
+    mail(
+        &w.daemon,
+        "retry@example.net",
+        "Where is my parcel",
+        "Still waiting.",
+    );
     let b = Browser::start().await;
     browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
     wait_for_row(&b, "Where is my parcel").await;
@@ -718,7 +757,10 @@ async fn a_failed_reply_shows_its_reason_and_retry_sends_it() {
             "the reply to fail with a reason and a Retry button",
         )
         .await;
-    assert!(reason.as_str().unwrap().contains("relay policy"), "{reason}");
+    assert!(
+        reason.as_str().unwrap().contains("relay policy"),
+        "{reason}"
+    );
     w.relay.set_mode(common::relay::Mode::Accept);
     click(&b, "button.retry").await;
     blocking(|| w.relay.wait_for_text("Retry-3141", WAIT));
@@ -734,7 +776,12 @@ async fn a_failed_reply_shows_its_reason_and_retry_sends_it() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges() {
     let w = world();
-    mail(&w.daemon, "keys@example.net", "Printer jammed", "Paper stuck.");
+    mail(
+        &w.daemon,
+        "keys@example.net",
+        "Printer jammed",
+        "Paper stuck.",
+    );
     let duplicate = common::mails::simple(
         "dup@example.org",
         "other@example.org",
@@ -743,7 +790,12 @@ async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges(
         "It is me again.",
     );
     let reply = blocking(|| {
-        smtp::deliver(w.daemon.smtp, "other@example.org", &["support@example.com"], &duplicate)
+        smtp::deliver(
+            w.daemon.smtp,
+            "other@example.org",
+            &["support@example.com"],
+            &duplicate,
+        )
     });
     assert_eq!(reply.code, 250);
     let b = Browser::start().await;
@@ -754,11 +806,18 @@ async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges(
     // Availability toggle in the header.
     let before = b
         .client
-        .execute("return document.getElementById('availability').getAttribute('aria-pressed')", vec![])
+        .execute(
+            "return document.getElementById('availability').getAttribute('aria-pressed')",
+            vec![],
+        )
         .await
         .unwrap();
     click(&b, "#availability").await;
-    let after = if before == json!("true") { "false" } else { "true" };
+    let after = if before == json!("true") {
+        "false"
+    } else {
+        "true"
+    };
     b.wait_for_js(
         &format!("return document.getElementById('availability').getAttribute('aria-pressed') === '{after}'"),
         WAIT,
@@ -766,11 +825,20 @@ async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges(
     )
     .await;
     let (_, agents) = blocking(|| w.daemon.get("/api/v1/agents"));
-    let alice = agents.as_array().unwrap().iter().find(|a| a["id"] == "alice").unwrap();
+    let alice = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "alice")
+        .unwrap();
     assert_eq!(alice["available"], json!(after == "true"));
 
     // `a` assigns the selected (newest) conversation to me, `e` closes it.
-    let body = b.client.find(fantoccini::Locator::Css("body")).await.unwrap();
+    let body = b
+        .client
+        .find(fantoccini::Locator::Css("body"))
+        .await
+        .unwrap();
     body.send_keys("a").await.unwrap();
     b.wait_for_js(
         "const s = document.querySelector('#conversations li.selected'); return s && s.textContent.includes('Alice Admin')",
@@ -792,25 +860,43 @@ async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges(
 
     // The contact panel: owner, then merge the other address in.
     open_row(&b, "Printer jammed").await;
-    b.wait_for_js("return !!document.getElementById('contact-owner')", WAIT, "the contact panel")
-        .await;
+    b.wait_for_js(
+        "return !!document.getElementById('contact-owner')",
+        WAIT,
+        "the contact panel",
+    )
+    .await;
     choose(&b, "#contact-owner", "carol").await;
     let (_, conversation) = blocking(|| w.daemon.get("/api/v1/conversations?status=open"));
-    let contact = conversation["conversations"][0]["contact"]["id"].as_str().unwrap().to_string();
+    let contact = conversation["conversations"][0]["contact"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let owner = blocking(|| {
         common::eventually("the owner to change", WAIT, || {
             let (_, c) = w.daemon.get(&format!("/api/v1/contacts/{contact}"));
-            if c["owner"] == "carol" { Ok(c) } else { Err(c.to_string()) }
+            if c["owner"] == "carol" {
+                Ok(c)
+            } else {
+                Err(c.to_string())
+            }
         })
     });
     assert_eq!(owner["owner"], "carol");
     fill(&b, "#merge-search", "other@example.org").await;
     b.client
-        .execute("document.querySelector('#merge-search').form.requestSubmit(); return true;", vec![])
+        .execute(
+            "document.querySelector('#merge-search').form.requestSubmit(); return true;",
+            vec![],
+        )
         .await
         .unwrap();
-    b.wait_for_js("return !!document.querySelector('#merge-results button')", WAIT, "a merge candidate")
-        .await;
+    b.wait_for_js(
+        "return !!document.querySelector('#merge-results button')",
+        WAIT,
+        "a merge candidate",
+    )
+    .await;
     click(&b, "#merge-results button").await;
     b.wait_for_js(
         "const ids = document.getElementById('identities'); return ids && ids.textContent.includes('other@example.org') && ids.textContent.includes('customer@example.net')",
