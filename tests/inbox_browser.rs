@@ -858,8 +858,16 @@ async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges(
     assert_eq!(closed[0]["subject"], "Same person, other address");
     assert_eq!(closed[0]["assignee"], "alice");
 
+    // `r` opens the selected conversation with the reply box focused.
+    body.send_keys("r").await.unwrap();
+    b.wait_for_js(
+        "return document.querySelector('.conv-head h1') && document.querySelector('.conv-head h1').textContent === 'Printer jammed' && document.activeElement && document.activeElement.id === 'composer-text'",
+        WAIT,
+        "r to open the reply box",
+    )
+    .await;
+
     // The contact panel: owner, then merge the other address in.
-    open_row(&b, "Printer jammed").await;
     b.wait_for_js(
         "return !!document.getElementById('contact-owner')",
         WAIT,

@@ -45,9 +45,37 @@ function details(message) {
   const lists = [];
   for (const [key, value] of Object.entries(message)) {
     if (KNOWN.has(key) || value === null || typeof value !== 'object') continue;
-    lists.push(detailList(key, value));
+    lists.push(key === 'call' ? callItem(value) : detailList(key, value));
   }
   return lists;
+}
+
+function seconds(total) {
+  if (total === null || total === undefined) return null;
+  const m = Math.floor(total / 60);
+  return m ? `${m} min ${total % 60} s` : `${total} s`;
+}
+
+/** A phone call: who called whom, how it ended, its recording and transcript. */
+function callItem(call) {
+  const rows = [];
+  const row = (label, value) => {
+    if (value !== null && value !== undefined && value !== '') rows.push(h('dt', {}, label), h('dd', {}, String(value)));
+  };
+  row('Direction', call.direction);
+  row('Status', call.status);
+  row('From', call.from);
+  row('To', call.to);
+  row('Duration', seconds(call.duration_secs));
+  row('Answered by', call.answered_by);
+  row('Missed', call.missed_reason);
+  row('Started', call.started_at ? fullTime(call.started_at) : null);
+  const recording = call.recording && typeof call.recording.url === 'string' && call.recording.url.startsWith('/') ? call.recording.url : null;
+  return h('div', { class: 'details details-call' },
+    h('strong', {}, 'Call'),
+    rows.length ? h('dl', {}, rows) : null,
+    recording ? h('audio', { controls: true, preload: 'none', src: recording, 'aria-label': 'Call recording' }) : null,
+    call.transcript ? h('div', { class: 'transcript' }, h('strong', {}, 'Transcript'), h('p', { class: 'text' }, call.transcript)) : null);
 }
 
 function detailList(key, value) {
