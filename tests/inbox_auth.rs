@@ -131,6 +131,23 @@ fn the_api_takes_the_session_cookie_with_csrf_on_changes_and_bearer_tokens_still
         &json!({"available": false}),
     );
     assert_eq!(status, 200);
+    // What the page loads first: who, where, what can be sent.
+    let (status, boot) = daemon.get("/api/v1/web/bootstrap");
+    assert_eq!(status, 200, "{boot}");
+    assert_eq!(boot["me"]["id"], "alice");
+    assert!(boot["seq"].as_u64().is_some(), "{boot}");
+    let support = boot["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "support-email")
+        .unwrap();
+    assert_eq!(support["kind"], "email");
+    assert_eq!(support["email"]["from_name"], "Alice Admin at Example Inc");
+    assert!(
+        support["cannot_send"].as_str().unwrap().contains("relay"),
+        "no relay in this config: {support}"
+    );
     // No credential at all: 401.
     let anonymous = http
         .get(daemon.url("/api/v1/conversations"))

@@ -39,6 +39,10 @@ pub struct ChannelSummary {
     inbox: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     email: Option<EmailPreview>,
+    /// Why replies on this channel cannot be sent now (no relay for email,
+    /// the provider refused our credentials), if so.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cannot_send: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -80,6 +84,15 @@ pub async fn bootstrap(State(app): State<Arc<App>>, agent: CurrentAgent) -> Json
         .iter()
         .filter(|c| agent.can_see(&c.inbox))
         .map(|c| ChannelSummary {
+            cannot_send: match &c.kind {
+                ChannelKind::Email(_) if !app.relay_configured => {
+                    Some("No outbound relay is configured: email replies cannot be sent.".into())
+                }
+                _ => app
+                    .channel_health
+                    .problem(&c.id)
+                    .map(|p| format!("The channel cannot send: {}", p.reason)),
+            },
             id: c.id.clone(),
             kind: c.kind.name(),
             inbox: c.inbox.clone(),

@@ -7,7 +7,7 @@
 
 import { post, ApiError } from './api.js';
 import { h, replace, fullTime, toast } from './dom.js';
-import { state, channel, putMessage, messagesOf } from './state.js';
+import { state, channel, putMessage } from './state.js';
 
 let pendingCounter = 0;
 
@@ -57,10 +57,13 @@ export function renderComposer(box, initial, redraw) {
   });
   replace(box, form);
 
+  // Templates sent before (in any conversation this page has loaded).
   function knownTemplates() {
     const names = new Map();
-    for (const m of messagesOf(conversation.id)) {
-      if (m.template) names.set(m.template.name, m.template.language);
+    for (const messages of state.messages.values()) {
+      for (const m of messages.values()) {
+        if (m.template) names.set(m.template.name, m.template.language);
+      }
     }
     return names;
   }
@@ -93,9 +96,10 @@ export function renderComposer(box, initial, redraw) {
     textarea.disabled = !textAllowed;
     textarea.hidden = !textAllowed;
     label.hidden = !textAllowed;
-    const canSend = note || info.text || info.template;
+    const blocked = channel(conversation.channel).cannot_send;
+    const canSend = note || ((info.text || info.template) && !blocked);
     sendButton.disabled = !canSend;
-    reason.textContent = note ? '' : (info.reason || '');
+    reason.textContent = note ? '' : (blocked || info.reason || '');
   }
 
   function body() {
