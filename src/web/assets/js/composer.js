@@ -168,7 +168,20 @@ export function renderComposer(box, initial, redraw) {
     focus: () => (textarea.disabled ? templateName : textarea).focus(),
     pending: () => [...pending.values()],
     retry,
-    settle: () => {},
+    // The live event of a message this page sent may come before the API's
+    // answer: the optimistic copy goes as soon as the real one is there.
+    settle: (record) => {
+      if (!record.author || record.author.id !== state.me.id) return;
+      for (const item of pending.values()) {
+        const same = item.body.template
+          ? record.template && record.template.name === item.body.template.name
+          : record.text === item.body.text || (record.text || '').startsWith(item.body.text);
+        if (!item.error && same && Boolean(item.body.private) === record.private) {
+          pending.delete(item.id);
+          return;
+        }
+      }
+    },
     update: (next) => { conversation = next; draw(); },
   };
 }

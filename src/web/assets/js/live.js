@@ -20,8 +20,6 @@ export function start(seq, onEvent, onState) {
   });
 }
 
-export function lastSeen() { return lastSeq; }
-
 function reconnectNow() {
   if (socket && socket.readyState <= WebSocket.OPEN) return;
   clearTimeout(retryTimer);
@@ -34,8 +32,10 @@ function connect() {
   const url = `${scheme}//${location.host}/api/v1/events?since=${lastSeq}`;
   handlers.state('connecting');
   const ws = new WebSocket(url);
+  let opened = false;
   socket = ws;
   ws.onopen = () => {
+    opened = true;
     retryDelay = 500;
     handlers.state('live');
   };
@@ -49,14 +49,16 @@ function connect() {
   ws.onclose = () => {
     if (socket !== ws) return;
     socket = null;
+    if (!opened) {
+      // Refused at the handshake: maybe the session ended (signed out
+      // elsewhere, revoked); then back to the login page.
+      fetch('/api/v1/session', { credentials: 'same-origin' }).then((r) => {
+        if (r.status === 401) location.href = '/login';
+      }).catch(() => {});
+    }
     handlers.state('offline');
     clearTimeout(retryTimer);
     retryTimer = setTimeout(connect, retryDelay);
     retryDelay = Math.min(retryDelay * 2, 10000);
   };
-}
-
-/** Drops the socket (tests use it to prove resumption). */
-export function drop() {
-  if (socket) socket.close();
 }
