@@ -613,7 +613,7 @@ async fn whatsapp_outside_its_window_offers_only_templates_ticket_cards_move_att
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_inbox_works_on_a_phone_sized_screen() {
+async fn on_a_phone_sized_screen_sign_in_refuses_wrong_passwords_and_csrf_less_changes() {
     let w = world();
     mail(
         &w.daemon,
@@ -622,8 +622,36 @@ async fn the_inbox_works_on_a_phone_sized_screen() {
         "Hello from a phone.",
     );
     let b = Browser::start_sized(390, 844).await;
+    // A wrong password keeps the agent on the login page with the reason.
+    b.client.goto(&w.daemon.url("/login")).await.unwrap();
+    fill(&b, "#agent", "alice").await;
+    fill(&b, "#password", "not my password").await;
+    click(&b, "button[type=submit]").await;
+    let refused = b
+        .wait_for_js(
+            "const e = document.getElementById('login-error'); return e && [location.pathname, e.textContent]",
+            WAIT,
+            "the sign-in error",
+        )
+        .await;
+    assert_eq!(refused, json!(["/login", "Wrong agent or password."]));
     browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
     wait_for_row(&b, "Small screen").await;
+    // The page's own cookie without the CSRF header cannot change anything.
+    let statuses = b
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];
+             const id = document.querySelector('#conversations li[data-id]').dataset.id;
+             const send = (headers) => fetch('/api/v1/conversations/' + id, { method: 'PATCH', credentials: 'same-origin',
+               headers: Object.assign({ 'Content-Type': 'application/json' }, headers), body: JSON.stringify({ assignee: 'alice' }) });
+             send({}).then((a) => fetch('/api/v1/session').then((r) => r.json()).then((me) =>
+               send({ 'X-CSRF-Token': me.csrf_token }).then((b) => done([a.status, b.status]))));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(statuses, json!([403, 200]));
     let overflow = b
         .client
         .execute(

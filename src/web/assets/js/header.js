@@ -44,8 +44,9 @@ async function loadAvailability() {
 function showAvailability(available) {
   const button = document.getElementById('availability');
   if (!button) return;
+  // A toggle keeps its label; the pressed state says whether it is on.
   button.setAttribute('aria-pressed', String(available));
-  button.textContent = available ? 'Available' : 'Away';
+  button.title = available ? 'You are available for new conversations' : 'You are away';
 }
 
 async function toggleAvailability() {
