@@ -69,7 +69,10 @@ function route() {
   replace(view);
   if (current.name === 'c') cleanup = renderConversation(view, current.id);
   else if (current.name === 'tickets') cleanup = renderBoard(view, current.id);
-  else cleanup = renderList(view, current.id, current.query);
+  else {
+    state.lastList = location.hash || '#/inbox/all';
+    cleanup = renderList(view, current.id, current.query);
+  }
 }
 
 boot().catch((error) => {

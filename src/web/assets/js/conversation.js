@@ -28,7 +28,7 @@ export function renderConversation(view, id) {
     if (!c) return;
     const seats = state.boot.agents.filter((a) => a.seat);
     replace(head,
-      h('a', { href: '#/inbox/all', class: 'back' }, '← Inbox'),
+      h('a', { href: state.lastList || '#/inbox/all', class: 'back' }, '← Inbox'),
       h('h1', {}, c.subject || `${kindLabel(channel(c.channel).kind)} conversation`),
       h('label', { for: 'assignee' }, 'Assignee'),
       h('select', { id: 'assignee', onchange: (e) => change({ assignee: e.target.value || null }) },
@@ -99,7 +99,7 @@ export function renderConversation(view, id) {
     if (event.key === 'r' && composer) composer.focus();
     else if (event.key === 'a') change({ assignee: state.me.id });
     else if (event.key === 'e') change({ status: 'closed' });
-    else if (event.key === 'u' || event.key === 'Escape') window.history.length > 1 ? window.history.back() : (location.hash = '#/inbox/all');
+    else if (event.key === 'u' || event.key === 'Escape') location.hash = state.lastList || '#/inbox/all';
     else return;
     event.preventDefault();
   }

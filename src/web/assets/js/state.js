@@ -7,6 +7,7 @@ export const state = {
   me: null,
   conversations: new Map(),
   messages: new Map(), // conversation id -> Map(message id -> message)
+  lastList: null, // the list view the agent came from (its URL hash)
 };
 
 const listeners = new Set();
