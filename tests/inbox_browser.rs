@@ -613,7 +613,7 @@ async fn whatsapp_outside_its_window_offers_only_templates_ticket_cards_move_att
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_a_phone_sized_screen_sign_in_refuses_wrong_passwords_and_csrf_less_changes() {
+async fn on_a_phone_sign_in_refuses_wrong_passwords_and_csrf_less_changes_and_signs_out() {
     let w = world();
     mail(
         &w.daemon,
@@ -635,6 +635,7 @@ async fn on_a_phone_sized_screen_sign_in_refuses_wrong_passwords_and_csrf_less_c
         )
         .await;
     assert_eq!(refused, json!(["/login", "Wrong agent or password."]));
+    assert_accessible(&accessibility_violations(&b).await, "the login page");
     browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
     wait_for_row(&b, "Small screen").await;
     // The page's own cookie without the CSRF header cannot change anything.
@@ -675,6 +676,21 @@ async fn on_a_phone_sized_screen_sign_in_refuses_wrong_passwords_and_csrf_less_c
         &accessibility_violations(&b).await,
         "the conversation on a phone",
     );
+    // Sign out: back to the login page, and the app needs signing in again.
+    click(&b, "#sign-out").await;
+    b.wait_for_js(
+        "return location.pathname === '/login' && !!document.getElementById('password')",
+        WAIT,
+        "the login page after signing out",
+    )
+    .await;
+    b.client.goto(&w.daemon.url("/")).await.unwrap();
+    b.wait_for_js(
+        "return location.pathname === '/login'",
+        WAIT,
+        "the app to send a signed-out browser to the login page",
+    )
+    .await;
     b.close().await;
 }
 
