@@ -331,3 +331,36 @@ fn pages_carry_a_policy_without_inline_scripts_and_escape_what_was_typed() {
     );
     assert!(!page.contains("<script>alert(1)"));
 }
+
+/// The status line of a WebSocket handshake to the events socket.
+fn handshake(daemon: &Daemon, cookie: &str, origin: &str) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream = std::net::TcpStream::connect(daemon.http).unwrap();
+    let host = daemon.http.to_string();
+    write!(
+        stream,
+        "GET /api/v1/events HTTP/1.1\r\nHost: {host}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\
+         Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Cookie: {cookie}\r\nOrigin: {origin}\r\n\r\n"
+    )
+    .unwrap();
+    let mut line = String::new();
+    BufReader::new(stream).read_line(&mut line).unwrap();
+    line.trim().to_string()
+}
+
+#[test]
+fn the_event_socket_takes_the_cookie_only_from_the_inbox_page_itself() {
+    let (_dir, daemon) = start();
+    let session = sign_in(&daemon, "alice", PASSWORD);
+    let own = format!("http://{}", daemon.http);
+    assert_eq!(
+        handshake(&daemon, &session.cookie, &own),
+        "HTTP/1.1 101 Switching Protocols"
+    );
+    assert!(
+        handshake(&daemon, &session.cookie, "https://evil.example").contains(" 403 "),
+        "another site's page cannot follow the events with the agent's cookie"
+    );
+    assert!(handshake(&daemon, "sb_session=forged", &own).contains(" 401 "));
+}
