@@ -27,7 +27,7 @@ use support::{
     set_password, PASSWORD,
 };
 
-const WAIT: Duration = Duration::from_secs(30);
+const WAIT: Duration = Duration::from_secs(60);
 
 struct World {
     _dir: tempfile::TempDir,

@@ -138,7 +138,7 @@ pub async fn browser_sign_in(b: &Browser, daemon: &Daemon, agent: &str, password
     b.client.goto(&daemon.url("/")).await.unwrap();
     b.wait_for_js(
         "return location.pathname === '/login' && !!document.getElementById('password')",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         "the login page",
     )
     .await;
@@ -147,7 +147,7 @@ pub async fn browser_sign_in(b: &Browser, daemon: &Daemon, agent: &str, password
     click(b, "button[type=submit]").await;
     b.wait_for_js(
         "return document.querySelector('#connection') && document.querySelector('#connection').dataset.state === 'live'",
-        Duration::from_secs(20),
+        Duration::from_secs(60),
         "the inbox, live",
     )
     .await;
