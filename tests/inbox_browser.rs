@@ -576,6 +576,19 @@ async fn whatsapp_outside_its_window_offers_only_templates_ticket_cards_move_att
             .get(&format!("/api/v1/conversations/{conversation}"))
     });
     assert_eq!(moved_conversation["subject"], "Broken hinge");
+    // A new email's ticket appears on the open board without a reload.
+    mail(
+        &w.daemon,
+        "live-ticket@example.net",
+        "Screen flickers",
+        "Flicker.",
+    );
+    b.wait_for_js(
+        "return [...document.querySelectorAll('.column[data-stage=new] .card a')].some((a) => a.textContent === 'Screen flickers')",
+        WAIT,
+        "the new ticket on the board",
+    )
+    .await;
 
     // Attachments are links the agent can download with their session.
     let bytes: Vec<u8> = (0..3000u32).map(|n| (n % 251) as u8).collect();

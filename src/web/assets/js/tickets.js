@@ -1,10 +1,12 @@
 // Switchboard web inbox: a ticket board for one pipeline, its stages as
 // columns. A card moves by drag and drop or with its Stage menu (keyboard);
-// either way the stage changes through the API.
+// either way the stage changes through the API. Tickets have no events of
+// their own: the board reloads when a conversation is created or changes
+// (a new conversation may open a ticket).
 
 import { get, patch } from './api.js';
 import { h, replace, toast } from './dom.js';
-import { state, agentName } from './state.js';
+import { state, agentName, subscribe } from './state.js';
 
 export function renderBoard(view, pipelineId) {
   const pipeline = state.boot.pipelines.find((p) => p.id === pipelineId) || state.boot.pipelines[0];
@@ -78,6 +80,15 @@ export function renderBoard(view, pipelineId) {
     }));
   }
 
+  let reload = null;
+  const unsubscribe = subscribe((kind) => {
+    if (kind !== 'conversation') return;
+    clearTimeout(reload);
+    reload = setTimeout(load, 300);
+  });
   load();
-  return () => {};
+  return () => {
+    clearTimeout(reload);
+    unsubscribe();
+  };
 }
