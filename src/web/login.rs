@@ -21,6 +21,7 @@ use crate::app::App;
 use crate::clock::rfc3339;
 use crate::config::Role;
 use crate::http::{ApiError, CurrentAgent};
+use crate::store::StoreError;
 
 const LOGIN_HTML: &str = include_str!("assets/login.html");
 
@@ -242,10 +243,10 @@ pub async fn sign_out(
         return Err(ApiError::Forbidden("missing or wrong CSRF token"));
     }
     if let Some(cookie) = cookies::session_cookie(&headers) {
-        app.web.sessions.end(&cookie).map_err(|error| {
-            tracing::error!(%error, "cannot end the session");
-            ApiError::Forbidden("cannot sign out right now")
-        })?;
+        app.web
+            .sessions
+            .end(&cookie)
+            .map_err(|error| ApiError::Internal(StoreError::NotDurable(error.to_string())))?;
     }
     tracing::info!(agent = %session.agent, session = %session.id, "signed out");
     let mut response = redirect("/login");
@@ -331,10 +332,7 @@ pub async fn revoke(
         .web
         .sessions
         .revoke(&id, scope(&agent))
-        .map_err(|error| {
-            tracing::error!(%error, "cannot revoke the session");
-            ApiError::Conflict("cannot revoke the session right now".into())
-        })?;
+        .map_err(|error| ApiError::Internal(StoreError::NotDurable(error.to_string())))?;
     if removed {
         tracing::info!(by = %agent.agent.id, session = %id, "session revoked");
         Ok(StatusCode::NO_CONTENT)
