@@ -30,13 +30,15 @@ export function renderConversation(view, id) {
     replace(head,
       h('a', { href: state.lastList || '#/inbox/all', class: 'back' }, '← Inbox'),
       h('h1', {}, c.subject || `${kindLabel(channel(c.channel).kind)} conversation`),
-      h('label', { for: 'assignee' }, 'Assignee'),
-      h('select', { id: 'assignee', onchange: (e) => change({ assignee: e.target.value || null }) },
-        h('option', { value: '' }, 'Unassigned'),
-        seats.map((a) => h('option', { value: a.id, selected: c.assignee === a.id }, a.name))),
-      h('label', { for: 'status' }, 'Status'),
-      h('select', { id: 'status', onchange: (e) => change({ status: e.target.value }) },
-        ['open', 'pending', 'closed'].map((s) => h('option', { value: s, selected: c.status === s }, s))),
+      h('span', { class: 'field' },
+        h('label', { for: 'assignee' }, 'Assignee'),
+        h('select', { id: 'assignee', onchange: (e) => change({ assignee: e.target.value || null }) },
+          h('option', { value: '' }, 'Unassigned'),
+          seats.map((a) => h('option', { value: a.id, selected: c.assignee === a.id }, a.name)))),
+      h('span', { class: 'field' },
+        h('label', { for: 'status' }, 'Status'),
+        h('select', { id: 'status', onchange: (e) => change({ status: e.target.value }) },
+          ['open', 'pending', 'closed'].map((s) => h('option', { value: s, selected: c.status === s }, s)))),
       c.status === 'closed'
         ? h('button', { type: 'button', id: 'reopen', onclick: () => change({ status: 'open' }) }, 'Reopen')
         : h('button', { type: 'button', id: 'close', onclick: () => change({ status: 'closed' }) }, 'Close'));
