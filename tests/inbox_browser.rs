@@ -971,3 +971,42 @@ async fn keys_assign_and_close_and_the_contact_panel_edits_the_owner_and_merges(
     .await;
     b.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_list_pages_with_the_api_cursor() {
+    let w = world();
+    for n in 0..27 {
+        mail(
+            &w.daemon,
+            &format!("page{n}@example.net"),
+            &format!("Paged question {n:02}"),
+            "Hello.",
+        );
+    }
+    let b = Browser::start().await;
+    browser_sign_in(&b, &w.daemon, "alice", PASSWORD).await;
+    let first = b
+        .wait_for_js(
+            "const rows = document.querySelectorAll('#conversations li[data-id]'); return rows.length === 25 && !!document.getElementById('load-more') && rows[0].textContent",
+            WAIT,
+            "the first page of 25 with Load more",
+        )
+        .await;
+    assert!(
+        first.as_str().unwrap().contains("Paged question 26"),
+        "newest first: {first}"
+    );
+    click(&b, "#load-more").await;
+    let last = b
+        .wait_for_js(
+            "const rows = document.querySelectorAll('#conversations li[data-id]'); return rows.length === 27 && !document.getElementById('load-more') && rows[26].textContent",
+            WAIT,
+            "all 27 after Load more, and no more button",
+        )
+        .await;
+    assert!(
+        last.as_str().unwrap().contains("Paged question 00"),
+        "{last}"
+    );
+    b.close().await;
+}

@@ -6,7 +6,7 @@
 
 import { get, patch } from './api.js';
 import { h, replace, when, kindLabel, toast } from './dom.js';
-import { state, subscribe, putConversation, channel, agentName, isUnread } from './state.js';
+import { state, subscribe, putConversation, channel, agentName, isUnread, millis } from './state.js';
 
 const PAGE = 25;
 
@@ -80,9 +80,9 @@ export function renderList(view, inboxId, query) {
 
   function sortItems() {
     items.sort((a, b) => {
-      const x = state.conversations.get(a).last_message_at;
-      const y = state.conversations.get(b).last_message_at;
-      return x < y ? 1 : x > y ? -1 : 0;
+      const x = millis(state.conversations.get(a).last_message_at);
+      const y = millis(state.conversations.get(b).last_message_at);
+      return y - x || (a < b ? 1 : -1);
     });
   }
 

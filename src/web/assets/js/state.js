@@ -69,7 +69,14 @@ export function putStatus(messageId, status) {
 export function messagesOf(conversationId) {
   const messages = state.messages.get(conversationId);
   if (!messages) return [];
-  return [...messages.values()].sort((a, b) => (a.created_at < b.created_at ? -1 : a.created_at > b.created_at ? 1 : (a.id < b.id ? -1 : 1)));
+  return [...messages.values()].sort((a, b) => millis(a.created_at) - millis(b.created_at) || (a.id < b.id ? -1 : 1));
+}
+
+/** Milliseconds of an RFC 3339 time. The API's times drop trailing zeros
+ * of the fraction (`…:05Z`, `…:05.1Z`), so they do not sort as text. */
+export function millis(iso) {
+  const value = Date.parse(iso);
+  return Number.isNaN(value) ? 0 : value;
 }
 
 export function channel(id) {
@@ -91,11 +98,11 @@ function seenMap() {
 
 export function markSeen(conversation) {
   const seen = seenMap();
-  seen[conversation.id] = conversation.last_message_at;
+  seen[conversation.id] = millis(conversation.last_message_at);
   localStorage.setItem(SEEN_KEY, JSON.stringify(seen));
 }
 
 export function isUnread(conversation) {
   const seen = seenMap()[conversation.id];
-  return !seen || seen < conversation.last_message_at;
+  return typeof seen !== 'number' || seen < millis(conversation.last_message_at);
 }
