@@ -12,7 +12,9 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::common::browser::Browser;
-use crate::common::{graph, Daemon, BIN};
+use crate::common::graph::FakeGraph;
+use crate::common::relay::Relay;
+use crate::common::{graph, smtp, Daemon, BIN};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -231,4 +233,100 @@ pub fn screenshot_path(name: &str) -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("docs")
         .join(name)
+}
+
+pub const WAIT: Duration = Duration::from_secs(60);
+
+/// A daemon with the inbox config, its relay and fake Graph API, and
+/// passwords for Alice and Carol.
+pub struct World {
+    pub _dir: tempfile::TempDir,
+    pub relay: Relay,
+    pub _graph: FakeGraph,
+    pub daemon: Daemon,
+}
+
+/// Starts a `World` in a new folder.
+pub fn world() -> World {
+    blocking(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let relay = Relay::start();
+        let graph = FakeGraph::start();
+        let config = config(dir.path(), relay.addr().port(), &graph.base_url());
+        std::fs::write(dir.path().join("config.toml"), config).unwrap();
+        for agent in ["alice", "carol"] {
+            let out = set_password(dir.path(), agent, PASSWORD);
+            assert!(out.status.success(), "{out:?}");
+        }
+        let daemon = Daemon::start_with_config(dir.path(), "");
+        World {
+            _dir: dir,
+            relay,
+            _graph: graph,
+            daemon,
+        }
+    })
+}
+
+/// Delivers a customer's email to the support address over SMTP.
+pub fn mail(daemon: &Daemon, message_id: &str, subject: &str, text: &str) {
+    let message = crate::common::mails::simple(
+        message_id,
+        "customer@example.net",
+        "support@example.com",
+        subject,
+        text,
+    );
+    let reply = blocking(|| {
+        smtp::deliver(
+            daemon.smtp,
+            "customer@example.net",
+            &["support@example.com"],
+            &message,
+        )
+    });
+    assert_eq!(reply.code, 250, "{reply:?}");
+}
+
+pub fn js_text(text: &str) -> String {
+    serde_json::to_string(text).unwrap()
+}
+
+/// Waits for a row of the conversation list that shows `subject`.
+pub async fn wait_for_row(b: &Browser, subject: &str) {
+    b.wait_for_js(
+        &format!(
+            "return [...document.querySelectorAll('#conversations li')].some((li) => li.textContent.includes({}))",
+            js_text(subject)
+        ),
+        WAIT,
+        &format!("a list row for {subject:?}"),
+    )
+    .await;
+}
+
+/// Opens the list row that shows `subject` and waits for the timeline.
+pub async fn open_row(b: &Browser, subject: &str) {
+    b.client
+        .execute(
+            &format!(
+                "const li = [...document.querySelectorAll('#conversations li')].find((li) => li.textContent.includes({}));
+                 li.querySelector('a').click(); return true;",
+                js_text(subject)
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    b.wait_for_js(
+        "return document.querySelectorAll('#timeline li.msg').length > 0 && !!document.getElementById('composer-text')",
+        WAIT,
+        "the conversation",
+    )
+    .await;
+}
+
+/// Fails with axe-core's findings, if any.
+pub fn assert_accessible(violations: &[Value], what: &str) {
+    assert!(violations.is_empty(), "{what}: {violations:#?}");
 }
