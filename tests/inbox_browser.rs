@@ -254,7 +254,6 @@ async fn an_agent_answers_an_email_and_a_colleague_sees_the_assignment_live() {
 }
 
 /// Counts the requests a loopback listener gets, by first line.
-
 fn tripwire() -> (u16, Arc<Mutex<Vec<String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
