@@ -1,5 +1,6 @@
 //! Conversation reads: the list (by inbox, status, assignee and channel
-//! kind, latest activity first, with an opaque cursor), one conversation, and its messages.
+//! kind, latest activity first, with an opaque cursor), one conversation,
+//! and its messages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
