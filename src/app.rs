@@ -41,6 +41,8 @@ pub struct App {
     pub forms: crate::channels::form::FormState,
     /// Open website-chat visitor sockets, for pushes.
     pub chat: crate::channels::chat::ChatHub,
+    /// The web inbox: passwords, browser sessions, sign-in throttling.
+    pub web: crate::web::WebState,
 }
 
 impl App {
@@ -53,7 +55,9 @@ impl App {
         let metrics = Arc::new(Metrics::new());
         metrics.describe(&workspace);
         store.observe_flushes(metrics.flush_observer());
+        let web = crate::web::WebState::open(tokens.storage_dir());
         App {
+            web,
             workspace: ArcSwap::from_pointee(workspace),
             store,
             event_cache: crate::http::EventCache::default(),

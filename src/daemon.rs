@@ -194,9 +194,10 @@ async fn serve_http(
     router: axum::Router,
     shutdown: CancellationToken,
 ) {
-    // The peer address: web forms rate-limit per client IP.
-    let router = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let served = axum::serve(listener, router)
+    // The peer address: web forms rate-limit per client IP, the web inbox
+    // throttles sign-ins per address.
+    let service = router.into_make_service_with_connect_info::<SocketAddr>();
+    let served = axum::serve(listener, service)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await;
     if let Err(error) = served {

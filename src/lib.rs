@@ -18,6 +18,7 @@
 //!   worker that sends them through each channel's sender, retries.
 //! - [`events`]: the durable event log agents follow live.
 //! - [`http`]: the agent API and its live event socket.
+//! - [`web`]: the web inbox: agents' sign-in, sessions, the browser app.
 //! - [`daemon`]: listeners, signals, shutdown, systemd notification.
 //! - [`metrics`]: the Prometheus registry and the typed handles call sites
 //!   bump; served as `GET /metrics` by [`http`].
@@ -43,3 +44,4 @@ pub mod presence;
 pub mod routing;
 pub mod store;
 pub mod tokens;
+pub mod web;

@@ -1,4 +1,5 @@
-//! The `switchboard` command: serve, check the config, create API tokens.
+//! The `switchboard` command: serve, check the config, create API tokens,
+//! set agents' web passwords.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -10,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use switchboard::config::{self, AssignTo, ChannelKind, Config};
 use switchboard::daemon::{self, Listeners};
 use switchboard::tokens::TokenRegistry;
+use switchboard::web::passwords::PasswordFile;
 
 /// Exit code for a config that does not validate (EX_CONFIG).
 const EXIT_CONFIG: u8 = 78;
@@ -42,6 +44,22 @@ enum Command {
         #[command(subcommand)]
         command: TokenCommand,
     },
+    /// Manage agents' web sign-in.
+    Agent {
+        #[command(subcommand)]
+        command: AgentCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AgentCommand {
+    /// Set an agent's web inbox password, read from stdin (first line).
+    SetPassword {
+        #[arg(long, short)]
+        config: PathBuf,
+        #[arg(long)]
+        agent: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -71,6 +89,9 @@ fn main() -> ExitCode {
         Command::Token {
             command: TokenCommand::Create { config, agent },
         } => create_token(&config, &agent),
+        Command::Agent {
+            command: AgentCommand::SetPassword { config, agent },
+        } => set_password(&config, &agent),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -294,5 +315,30 @@ fn create_token(path: &Path, agent: &str) -> anyhow::Result<()> {
     let token = TokenRegistry::new(&config.storage.path).create(agent)?;
     println!("{token}");
     eprintln!("Keep this token: it is shown once; only its hash is stored.");
+    Ok(())
+}
+
+/// `agent set-password`: the first line of stdin becomes the agent's
+/// password; only its Argon2id hash is stored. Sessions opened before stop
+/// working.
+fn set_password(path: &Path, agent: &str) -> anyhow::Result<()> {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(_) => anyhow::bail!("fix the configuration first"),
+    };
+    if config.workspace.agent(agent).is_none() {
+        anyhow::bail!("no agent \"{agent}\" in {}", path.display());
+    }
+    if std::io::IsTerminal::is_terminal(&std::io::stdin()) {
+        eprintln!("Password for {agent} (the line is shown as you type):");
+    }
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from stdin")?;
+    let password = line.trim_end_matches(['\r', '\n']);
+    std::fs::create_dir_all(&config.storage.path).context("creating the storage folder")?;
+    PasswordFile::new(&config.storage.path).set(agent, password)?;
+    eprintln!("Password set for {agent}; their earlier web sessions are signed out.");
     Ok(())
 }

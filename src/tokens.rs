@@ -51,6 +51,11 @@ impl TokenRegistry {
         }
     }
 
+    /// The storage folder the token file is in.
+    pub fn storage_dir(&self) -> &Path {
+        self.path.parent().unwrap_or(Path::new("."))
+    }
+
     /// Creates a token for `agent`, stores its hash and returns the token.
     pub fn create(&self, agent: &str) -> Result<String, TokenError> {
         let mut bytes = [0u8; 32];

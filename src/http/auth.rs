@@ -1,5 +1,7 @@
-//! Bearer-token authentication: the `CurrentAgent` extractor resolves
-//! `Authorization: Bearer TOKEN` to a configured agent, or answers `401`.
+//! Authentication: the `CurrentAgent` extractor resolves `Authorization:
+//! Bearer TOKEN`, or else the web inbox's session cookie (with its CSRF
+//! token on changes, see `web::authenticate`), to a configured agent, or
+//! answers `401` (`403` for a change without the CSRF token).
 
 use std::sync::Arc;
 
@@ -29,9 +31,14 @@ impl FromRequestParts<Arc<App>> for CurrentAgent {
             .and_then(|value| value.to_str().ok())
             .and_then(|value| value.strip_prefix("Bearer "))
             .map(str::trim)
-            .filter(|token| !token.is_empty())
-            .ok_or(ApiError::Unauthorized)?;
-        CurrentAgent::from_token(app, token)
+            .filter(|token| !token.is_empty());
+        match token {
+            Some(token) => CurrentAgent::from_token(app, token),
+            None => match crate::web::authenticate(app, &parts.method, &parts.headers)? {
+                Some(agent_id) => CurrentAgent::for_agent(app, &agent_id),
+                None => Err(ApiError::Unauthorized),
+            },
+        }
     }
 }
 
@@ -39,10 +46,15 @@ impl CurrentAgent {
     /// The agent a token belongs to, with the current workspace.
     pub fn from_token(app: &App, token: &str) -> Result<CurrentAgent, ApiError> {
         let agent_id = app.tokens.agent_for(token).ok_or(ApiError::Unauthorized)?;
+        CurrentAgent::for_agent(app, &agent_id)
+    }
+
+    /// The agent with this id, if still configured, with the workspace.
+    pub fn for_agent(app: &App, agent_id: &str) -> Result<CurrentAgent, ApiError> {
         let workspace = app.workspace();
         // A token of an agent removed from the config no longer works.
         let agent = workspace
-            .agent(&agent_id)
+            .agent(agent_id)
             .cloned()
             .ok_or(ApiError::Unauthorized)?;
         Ok(CurrentAgent { agent, workspace })

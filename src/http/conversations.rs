@@ -1,5 +1,6 @@
-//! Conversation reads: the list (by inbox and status, latest activity first,
-//! with an opaque cursor), one conversation, and its messages.
+//! Conversation reads: the list (by inbox, status, assignee and channel
+//! kind, latest activity first, with an opaque cursor), one conversation,
+//! and its messages.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -92,6 +93,18 @@ pub async fn list(
                 ))
             }
         });
+    }
+    if let Some(kind) = params.get("kind") {
+        // A channel kind (`email`, `whatsapp`, ...): the agent's channels of it.
+        query.channels = Some(
+            agent
+                .workspace
+                .channels
+                .iter()
+                .filter(|c| c.kind.name() == kind.as_str())
+                .map(|c| c.id.clone())
+                .collect(),
+        );
     }
     if let Some(status) = params.get("status") {
         query.status = Some(

@@ -41,9 +41,22 @@ pub async fn events(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim)
-        .or_else(|| params.get("token").map(String::as_str))
-        .ok_or(ApiError::Unauthorized)?;
-    let agent = CurrentAgent::from_token(&app, token)?;
+        .or_else(|| params.get("token").map(String::as_str));
+    let agent = match token {
+        Some(token) => CurrentAgent::from_token(&app, token)?,
+        // The web inbox's session cookie, from our own pages only.
+        None => match crate::web::session_of(&app, &headers) {
+            Some(session) if crate::web::same_origin(&headers) => {
+                CurrentAgent::for_agent(&app, &session.agent)?
+            }
+            Some(_) => {
+                return Err(ApiError::Forbidden(
+                    "the event socket is for this site's pages",
+                ))
+            }
+            None => return Err(ApiError::Unauthorized),
+        },
+    };
     let since = match params.get("since") {
         Some(text) => Some(
             text.parse::<u64>()

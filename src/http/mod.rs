@@ -27,6 +27,7 @@ use serde_json::json;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+pub use auth::CurrentAgent;
 pub use error::ApiError;
 pub use event_cache::EventCache;
 pub use metrics::metrics_router;
@@ -104,6 +105,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(submissions::submission),
         )
         .merge(metrics::on_main_listener(&app))
+        .merge(crate::web::routes())
         .fallback(|| async { ApiError::NotFound { what: "route" } })
         .layer(tower_http::limit::RequestBodyLimitLayer::new(
             MAX_BODY_BYTES,

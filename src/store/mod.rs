@@ -8,6 +8,7 @@
 
 mod calls;
 mod chat;
+mod contact_links;
 mod contacts;
 mod conversations;
 mod event_log;
@@ -38,6 +39,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use calls::CallChange;
+pub use contact_links::ContactIdentity;
 pub use contacts::{ContactPatch, ContactUpdateError};
 pub use conversations::ConversationPatch;
 pub use ingest::{Accepted, IngestRequest};

@@ -15,6 +15,9 @@ pub struct ConversationQuery {
     /// When set, only conversations of these inboxes are returned.
     pub allowed_inboxes: Option<Vec<String>>,
     pub assignee: Option<AssigneeFilter>,
+    /// When set, only conversations on these channels (a channel kind
+    /// filter, resolved to channel ids by the caller).
+    pub channels: Option<Vec<String>>,
     pub limit: usize,
     /// Where the previous page ended (`Page::next_cursor`).
     pub cursor: Option<Vec<u8>>,
@@ -128,6 +131,11 @@ impl Store {
             };
             if let Some(allowed) = &query.allowed_inboxes {
                 if !allowed.contains(&conversation.inbox) {
+                    continue;
+                }
+            }
+            if let Some(channels) = &query.channels {
+                if !channels.contains(&conversation.channel) {
                     continue;
                 }
             }
