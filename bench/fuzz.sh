@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_TARGET=${SECONDS_PER_TARGET:-600}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(email messenger whatsapp sms_webhook custom_publish calls)
+[ ${#targets[@]} -eq 0 ] && targets=(email messenger whatsapp sms_webhook custom_publish calls chat_frame)
 export RUSTC_BOOTSTRAP=1
 
 if [ -z "${SWITCHBOARD_BENCH_NETNS:-}" ]; then

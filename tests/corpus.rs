@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use switchboard::channels::email::parse::{self, ParseError};
 use switchboard::channels::meta::webhook;
-use switchboard::channels::{custom, sms};
+use switchboard::channels::{chat, custom, sms};
 use switchboard::config::{self, Channel, ChannelKind, Workspace};
 
 /// The test workspace with an email, a Messenger and a WhatsApp channel.
@@ -443,6 +443,80 @@ fn custom_channel_corpus_gives_a_result_or_a_clear_error() {
     ] {
         let outcome = outcome_of(&outcomes, refused);
         assert!(outcome.is_err(), "{refused}: {outcome:?}");
+    }
+}
+
+/// One visitor socket frame as the chat session reads it; a refusal must
+/// render as a JSON `error` frame.
+fn replay_chat(bytes: &[u8]) -> Outcome {
+    let text = std::str::from_utf8(bytes).map_err(|e| format!("not UTF-8: {e}"))?;
+    match chat::protocol::parse(text) {
+        Ok(frame) => Ok(format!("{frame:?}")),
+        Err(error) => {
+            let frame: serde_json::Value =
+                serde_json::from_str(&chat::protocol::error(&error, None)).unwrap();
+            assert_eq!(frame["type"], "error");
+            assert_eq!(frame["code"], error.code);
+            Err(format!("{}: {}", error.code, error.message))
+        }
+    }
+}
+
+#[test]
+fn chat_frame_corpus_gives_a_frame_or_an_error_frame() {
+    let mut inputs = corpus("chat", "json");
+    inputs.push((
+        "generated: 1 MiB text".into(),
+        format!(
+            r#"{{"type":"message","client_id":"big","text":"{}"}}"#,
+            "a".repeat(1 << 20)
+        )
+        .into_bytes(),
+    ));
+    inputs.push((
+        "generated: 10,000 levels deep".into(),
+        format!(
+            r#"{{"type":"hello","visitor_token":{}{}}}"#,
+            "[".repeat(10_000),
+            "]".repeat(10_000)
+        )
+        .into_bytes(),
+    ));
+    let outcomes = replay_all(&inputs, replay_chat);
+    for accepted in [
+        "hello.json",
+        "hello_forged_token.json",
+        "message.json",
+        "consent.json",
+        "email.json",
+        "seen.json",
+        "typing.json",
+        "ping.json",
+        "generated: 1 MiB text",
+    ] {
+        let outcome = outcome_of(&outcomes, accepted);
+        assert!(outcome.is_ok(), "{accepted}: {outcome:?}");
+    }
+    assert!(outcome_of(&outcomes, "unknown_type.json")
+        .as_ref()
+        .is_err_and(|e| e.starts_with("unknown_type")));
+    for refused in [
+        "message_without_text.json",
+        "client_id_not_string.json",
+        "consent_wrong_type.json",
+        "no_type.json",
+        "array.json",
+        "truncated.json",
+        "empty.json",
+        "null_type.json",
+        "lone_surrogate.json",
+        "generated: 10,000 levels deep",
+    ] {
+        let outcome = outcome_of(&outcomes, refused);
+        assert!(
+            outcome.as_ref().is_err_and(|e| e.starts_with("malformed")),
+            "{refused}: {outcome:?}"
+        );
     }
 }
 

@@ -505,3 +505,39 @@ pub fn eventually<T>(
         }
     }
 }
+
+/// POSTs only the head of a request that declares a `length`-byte body and
+/// returns the status of the answer: a server that refuses oversized bodies
+/// by their `Content-Length` answers without reading any. (Writing the
+/// whole body races the server's close: the client may get a broken pipe
+/// before it can read the `413`.)
+pub fn post_declaring_length(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    length: usize,
+) -> u16 {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let mut head = format!("POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {length}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut answer = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while !answer.windows(2).any(|w| w == b"\r\n") {
+        let read = stream.read(&mut buffer).unwrap();
+        assert!(read > 0, "connection closed before an answer");
+        answer.extend_from_slice(&buffer[..read]);
+    }
+    let line = String::from_utf8_lossy(&answer);
+    line.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status in {line:?}"))
+}
