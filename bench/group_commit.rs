@@ -1,5 +1,5 @@
 //! Group commit measured: for 1, 4, 16 and 64 concurrent SMTP sessions
-//! (reused connections), each sending for `SECONDS` (10) seconds, the
+//! (reused connections), each sending for `GC_SECONDS` (10) seconds, the
 //! messages stored per second, the latency from the end of DATA to the
 //! `250` (p50/p99/p99.9), how many messages shared each flush, and the
 //! flush latency histogram, read from the daemon's own `/metrics`.
@@ -81,7 +81,7 @@ fn fsync_reference(dir: &std::path::Path, n: usize) -> Vec<Duration> {
 
 #[tokio::main]
 async fn main() {
-    let seconds = support::env_usize("SECONDS", 10) as u64;
+    let seconds = support::env_usize("GC_SECONDS", 10) as u64;
     let levels: Vec<usize> = std::env::var("LEVELS")
         .unwrap_or_else(|_| "1,4,16,64".into())
         .split(',')

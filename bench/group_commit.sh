@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Group commit by measurement (bench/group_commit.rs): 1, 4, 16 and 64
-# concurrent SMTP sessions, SECONDS (10) each; msg/s, DATA→250 latency,
+# concurrent SMTP sessions, GC_SECONDS (10) each; msg/s, DATA→250 latency,
 # messages per flush and the flush latency histogram from /metrics, next to
 # a lone write+fdatasync measured in the same folder in the same run.
 # Release build, inside `unshare -n`.
 #
-# Usage: bench/group_commit.sh        (SECONDS=3 bench/group_commit.sh for a check)
+# Usage: bench/group_commit.sh        (GC_SECONDS=3 bench/group_commit.sh for a check)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${CARGO_TARGET_DIR:-target}/release

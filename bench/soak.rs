@@ -1,4 +1,4 @@
-//! Soak run: mixed load at a steady, bounded rate for `SECONDS` (1,800),
+//! Soak run: mixed load at a steady, bounded rate for `SOAK_SECONDS` (1,800),
 //! sampling the daemon's RSS and open file descriptors every 10 s.
 //!
 //! Every second: `MAILS` (20) mails over SMTP (a connection reused for 50
@@ -99,7 +99,7 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let seconds = support::env_usize("SECONDS", 1800) as u64;
+    let seconds = support::env_usize("SOAK_SECONDS", 1800) as u64;
     let mails = support::env_usize("MAILS", 20) as u64;
     let webhooks = support::env_usize("WEBHOOKS", 20) as u64;
     let replies = support::env_usize("REPLIES", 5) as u64;

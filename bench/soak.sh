@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Soak: 30 minutes (SECONDS=1800) of steady mixed load (bench/soak.rs: SMTP
+# Soak: 30 minutes (SECONDS_TOTAL=1800) of steady mixed load (bench/soak.rs: SMTP
 # mail, signed Messenger webhooks, agent replies delivered by the outbox to
 # an smtp-sink relay, a resuming events subscriber), RSS and open file
 # descriptors sampled every 10 s into bench/soak.csv and plotted to
@@ -30,7 +30,7 @@ smtp-sink -u nobody -m 512 127.0.0.1:47025 1024 &
 sink=$!
 trap 'kill $sink 2>/dev/null || true' EXIT
 sleep 0.5
-SWITCHBOARD_BIN=$out/switchboard SECONDS=$SECONDS_TOTAL RELAY_PORT=47025 \
+SWITCHBOARD_BIN=$out/switchboard SOAK_SECONDS=$SECONDS_TOTAL RELAY_PORT=47025 \
   timeout $((SECONDS_TOTAL + 300)) "$out/examples/soak" > bench/soak.csv
 target/bench-venv/bin/python bench/support/plot_soak.py bench/soak.csv bench/soak.svg
 echo "wrote bench/soak.csv and bench/soak.svg"
