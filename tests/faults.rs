@@ -6,18 +6,22 @@
 //! While the store fails, nothing is acknowledged: SMTP answers `451` after
 //! DATA (and the session stays usable), a signed Messenger webhook `503`.
 //! Once the fault clears, the senders' retries are acknowledged and every
-//! message is stored exactly once, durably: it survives a SIGKILL. (The
-//! widget is not built yet, so it has no case here.)
+//! message is stored exactly once, durably: it survives a SIGKILL. A
+//! website visitor's message gets an `unavailable` error frame and no ack;
+//! the widget's resend after the fault is acked and stored once.
 #![cfg(feature = "fault-injection")]
 
 mod common;
 
 use std::path::Path;
+use std::time::Duration;
 
+use common::chat::{self, Next, Visitor};
 use common::graph::{self, fb_message, fb_page, FakeGraph};
 use common::mails;
 use common::smtp::SmtpClient;
 use common::Daemon;
+use serde_json::json;
 
 const SUPPORT: &[&str] = &["support@example.com"];
 
@@ -158,4 +162,55 @@ fn a_fault_under_concurrent_senders_acknowledges_nothing_until_it_clears() {
         assert_eq!(count(&daemon, &format!("burst-{i}@x.example")), 1);
         assert_eq!(count(&daemon, &format!("m-burst-{i}")), 1);
     }
+}
+
+#[test]
+fn a_visitor_message_during_a_fault_gets_no_ack_and_its_resend_is_stored_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeGraph::start();
+    let config = chat::chat_config(
+        dir.path(),
+        graph::meta_config(dir.path(), &fake.base_url()),
+        "",
+    );
+    let daemon = Daemon::start_with_config(dir.path(), &config);
+    let mut visitor = Visitor::connect(daemon.http, "web");
+    let welcome = visitor.hello(None);
+    let token = welcome["visitor_token"].as_str().unwrap().to_string();
+
+    fail_flushes(dir.path(), true);
+    visitor.send(json!({"type": "message", "client_id": "c-fault", "text": "during the fault"}));
+    let refused = visitor.expect_where("error", |f| f["client_id"] == "c-fault");
+    assert_eq!(refused["code"], "unavailable", "{refused}");
+    // No ack follows the refusal.
+    match visitor.next(Duration::from_millis(500)) {
+        Next::Frame(frame) => assert_ne!(frame["type"], "ack", "{frame}"),
+        Next::Closed(close) => panic!("socket closed: {close:?}"),
+        Next::TimedOut => {}
+    }
+
+    // The widget resends after the fault clears: one ack, one message.
+    fail_flushes(dir.path(), false);
+    let ack = visitor.say("c-fault", "during the fault");
+    let id = ack["message_id"].as_str().unwrap().to_string();
+    visitor.close();
+    let token_for_restart = daemon.token.clone();
+    daemon.kill();
+    let daemon = Daemon::start(dir.path(), token_for_restart);
+    let stored: Vec<_> = daemon
+        .all_messages()
+        .into_iter()
+        .filter(|m| m["text"] == "during the fault")
+        .collect();
+    assert_eq!(stored.len(), 1, "{stored:#?}");
+    assert_eq!(stored[0]["id"], id.as_str());
+    // The same visitor, back after the restart, sees it once in its history.
+    let mut visitor = Visitor::connect(daemon.http, "web");
+    let welcome = visitor.hello(Some(&token));
+    let history = welcome["history"].as_array().unwrap();
+    let shown = history
+        .iter()
+        .filter(|m| m["text"] == "during the fault")
+        .count();
+    assert_eq!(shown, 1, "{welcome}");
 }
