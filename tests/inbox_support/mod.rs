@@ -64,12 +64,13 @@ pub fn set_password(dir: &Path, agent: &str, password: &str) -> std::process::Ou
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child
+    // The command may refuse (an unknown agent) and exit before it reads
+    // stdin: a broken pipe here is that refusal, which the caller checks.
+    let _ = child
         .stdin
         .take()
         .unwrap()
-        .write_all(format!("{password}\n").as_bytes())
-        .unwrap();
+        .write_all(format!("{password}\n").as_bytes());
     child.wait_with_output().unwrap()
 }
 
