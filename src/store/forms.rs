@@ -10,7 +10,6 @@ use super::{Store, StoreError};
 use crate::model::Millis;
 
 const SECRET_KEY: &[u8] = b"form_token_secret";
-const SECRET_BYTES: usize = 32;
 
 /// `form NUL channel NUL email NUL`: the prefix of one sender's log.
 fn log_prefix(channel: &str, email: &str) -> Vec<u8> {
@@ -20,20 +19,10 @@ fn log_prefix(channel: &str, email: &str) -> Vec<u8> {
 }
 
 impl Store {
-    /// The secret form render tokens are signed with, created (32 random
-    /// bytes) on first use. Await `durable()` before handing out a token
-    /// signed with a new secret.
+    /// The secret form render tokens are signed with when the config
+    /// gives none (made on first use). Blocking.
     pub fn form_token_secret(&self) -> Result<Vec<u8>, StoreError> {
-        if let Some(secret) = self.trees.meta.get(SECRET_KEY)? {
-            return Ok(secret.to_vec());
-        }
-        let _writer = self.lock_writer();
-        if let Some(secret) = self.trees.meta.get(SECRET_KEY)? {
-            return Ok(secret.to_vec());
-        }
-        let secret: [u8; SECRET_BYTES] = rand::random();
-        self.trees.meta.insert(SECRET_KEY, &secret[..])?;
-        Ok(secret.to_vec())
+        Ok(self.generated_secret(SECRET_KEY)?.to_vec())
     }
 
     /// How many submissions `email` made on form `channel` at or after
@@ -133,7 +122,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(dir.path()).unwrap();
         let secret = store.form_token_secret().unwrap();
-        assert_eq!(secret.len(), SECRET_BYTES);
+        assert_eq!(secret.len(), 32);
         assert_eq!(store.form_token_secret().unwrap(), secret);
     }
 }

@@ -29,6 +29,7 @@ mod read;
 mod records;
 mod routing;
 mod schema;
+mod secrets;
 #[cfg(test)]
 mod tests;
 mod tickets;

@@ -79,7 +79,7 @@ impl FormState {
 }
 
 /// The key render tokens of `form` are signed with: the configured secret,
-/// else the one kept in the store (created and made durable on first use).
+/// else the one kept in the store (created and flushed on first use).
 pub async fn token_secret(app: &App, form: &FormChannel) -> Result<Vec<u8>, StoreError> {
     if let Some(secret) = &form.token_secret {
         return Ok(secret.expose().as_bytes().to_vec());
@@ -92,7 +92,6 @@ pub async fn token_secret(app: &App, form: &FormChannel) -> Result<Vec<u8>, Stor
             let secret = tokio::task::spawn_blocking(move || store.form_token_secret())
                 .await
                 .map_err(|e| StoreError::Transaction(e.to_string()))??;
-            app.store.durable().await?;
             Ok::<_, StoreError>(secret)
         })
         .await?;
