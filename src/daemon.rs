@@ -107,7 +107,7 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     install_crypto_provider();
     std::fs::create_dir_all(&config.storage.path)?;
-    let store = Store::open(&config.storage.path)?;
+    let store = Store::open_with_cache(&config.storage.path, config.storage.cache_bytes)?;
     let tokens = TokenRegistry::new(&config.storage.path);
     let mut app = App::new(
         config.workspace.clone(),

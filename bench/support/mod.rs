@@ -204,7 +204,8 @@ impl RawSmtp {
         }
     }
 
-    async fn command(&mut self, line: &str) -> u16 {
+    /// Sends one command line; returns the reply code.
+    pub async fn command(&mut self, line: &str) -> u16 {
         use tokio::io::AsyncWriteExt;
         self.writer
             .write_all(format!("{line}\r\n").as_bytes())

@@ -52,6 +52,8 @@ pub struct Config {
 #[derive(Debug, Clone)]
 pub struct StorageSettings {
     pub path: PathBuf,
+    /// What the database may keep in memory, in bytes (`cache_mib`).
+    pub cache_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

@@ -7,6 +7,7 @@ use serde::Deserialize;
 #[serde(deny_unknown_fields)]
 pub struct RawStorage {
     pub path: String,
+    pub cache_mib: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

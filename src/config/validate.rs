@@ -177,6 +177,7 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     }
     let storage = storage.map(|s| StorageSettings {
         path: base.join(s.path),
+        cache_bytes: storage_cache_bytes(s.cache_mib, &mut problems),
     });
     let smtp = smtp.and_then(|s| smtp_settings(s, base, &mut problems));
     let mut delivery_problems = Vec::new();
@@ -702,6 +703,18 @@ fn build_workspace(
     )
 }
 
+/// `[storage] cache_mib`: 4 MiB to 64 GiB, else the store's default.
+fn storage_cache_bytes(cache_mib: Option<u64>, problems: &mut Problems) -> u64 {
+    match cache_mib {
+        None => crate::store::DEFAULT_CACHE_BYTES,
+        Some(mib @ 4..=65_536) => mib * 1024 * 1024,
+        Some(_) => {
+            problems.add("storage.cache_mib", "must be between 4 and 65536");
+            crate::store::DEFAULT_CACHE_BYTES
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -769,6 +782,29 @@ mod tests {
         assert!(joined.contains("agents[0]"), "{joined}");
         assert!(joined.contains("colour"), "{joined}");
         assert!(joined.contains("http.listen"), "{joined}");
+    }
+
+    #[test]
+    fn the_store_cache_defaults_and_is_bounded() {
+        let config = validate(GOOD, Path::new(".")).unwrap();
+        assert_eq!(
+            config.storage.cache_bytes,
+            crate::store::DEFAULT_CACHE_BYTES
+        );
+        let set = GOOD.replace("path = \"data\"", "path = \"data\"\n        cache_mib = 16");
+        let config = validate(&set, Path::new(".")).unwrap();
+        assert_eq!(config.storage.cache_bytes, 16 * 1024 * 1024);
+        for bad in ["0", "3", "65537"] {
+            let text = GOOD.replace(
+                "path = \"data\"",
+                &format!("path = \"data\"\n        cache_mib = {bad}"),
+            );
+            let errors = validate(&text, Path::new(".")).unwrap_err();
+            assert!(
+                errors.iter().any(|e| e.starts_with("storage.cache_mib")),
+                "{bad}: {errors:?}"
+            );
+        }
     }
 
     #[test]

@@ -11,8 +11,12 @@ use axum::extract::ws::Utf8Bytes;
 use crate::events::Event;
 use crate::store::{Store, StoreError};
 
-/// The most rendered text the cache keeps.
+/// The most memory the cache keeps: rendered text plus per-entry upkeep.
 const MAX_BYTES: usize = 8 * 1024 * 1024;
+
+/// What one entry costs beyond its text (map node share, inbox name,
+/// shared-bytes header), so many small events cannot exceed the bound.
+const ENTRY_OVERHEAD: usize = 128;
 
 /// One rendered event: its inbox (for access checks) and its JSON text.
 #[derive(Clone)]
@@ -23,10 +27,35 @@ pub struct Rendered {
     pub text: Utf8Bytes,
 }
 
+impl Rendered {
+    /// The memory this entry holds while cached.
+    fn cost(&self) -> usize {
+        self.text.len() + self.inbox.len() + ENTRY_OVERHEAD
+    }
+}
+
 #[derive(Default)]
 struct Entries {
     by_seq: BTreeMap<u64, Rendered>,
     bytes: usize,
+}
+
+impl Entries {
+    /// Adds `items`, then drops the oldest entries until `max_bytes` hold.
+    fn keep(&mut self, items: &[Rendered], max_bytes: usize) {
+        for item in items {
+            if let Some(replaced) = self.by_seq.insert(item.seq, item.clone()) {
+                self.bytes -= replaced.cost();
+            }
+            self.bytes += item.cost();
+        }
+        while self.bytes > max_bytes {
+            let Some((_, oldest)) = self.by_seq.pop_first() else {
+                break;
+            };
+            self.bytes -= oldest.cost();
+        }
+    }
 }
 
 #[derive(Default)]
@@ -50,24 +79,21 @@ impl EventCache {
         let rendered: Vec<Rendered> = store
             .events(from, to, limit)?
             .into_iter()
-            .map(|event| Rendered {
-                seq: event.seq,
-                inbox: event.inbox.as_str().into(),
-                text: Utf8Bytes::from(render(event)),
+            .map(|event| {
+                let seq = event.seq;
+                let inbox = event.inbox.as_str().into();
+                // A rendered string may hold up to twice its length in
+                // spare capacity; the cache keeps only what it counts.
+                let mut text = render(event);
+                text.shrink_to_fit();
+                Rendered {
+                    seq,
+                    inbox,
+                    text: Utf8Bytes::from(text),
+                }
             })
             .collect();
-        let mut entries = self.lock();
-        for item in &rendered {
-            if entries.by_seq.insert(item.seq, item.clone()).is_none() {
-                entries.bytes += item.text.len();
-            }
-        }
-        while entries.bytes > MAX_BYTES {
-            let Some((_, oldest)) = entries.by_seq.pop_first() else {
-                break;
-            };
-            entries.bytes -= oldest.text.len();
-        }
+        self.lock().keep(&rendered, MAX_BYTES);
         Ok(rendered)
     }
 
@@ -90,5 +116,37 @@ impl EventCache {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(seq: u64, len: usize) -> Rendered {
+        Rendered {
+            seq,
+            inbox: "support".into(),
+            text: Utf8Bytes::from("x".repeat(len)),
+        }
+    }
+
+    #[test]
+    fn many_small_events_stay_within_the_bound_counting_their_upkeep() {
+        let mut entries = Entries::default();
+        let items: Vec<_> = (1..=10_000).map(|seq| rendered(seq, 10)).collect();
+        entries.keep(&items, 100_000);
+        let per_entry = 10 + "support".len() + ENTRY_OVERHEAD;
+        assert_eq!(entries.by_seq.len(), 100_000 / per_entry);
+        assert_eq!(entries.bytes, entries.by_seq.len() * per_entry);
+        assert_eq!(entries.by_seq.keys().last(), Some(&10_000), "newest kept");
+    }
+
+    #[test]
+    fn an_event_rendered_again_is_counted_once() {
+        let mut entries = Entries::default();
+        entries.keep(&[rendered(1, 50)], 1_000_000);
+        entries.keep(&[rendered(1, 50), rendered(2, 50)], 1_000_000);
+        assert_eq!(entries.bytes, 2 * rendered(1, 50).cost());
     }
 }

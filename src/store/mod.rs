@@ -55,6 +55,9 @@ pub use tickets::{TicketPatch, TicketQuery};
 pub use group_commit::FlushObserver;
 use group_commit::GroupCommit;
 
+/// The page cache when `[storage] cache_mib` is not set.
+pub const DEFAULT_CACHE_BYTES: u64 = 32 * 1024 * 1024;
+
 use crate::ids::IdGenerator;
 
 /// Trees, by what they hold. See `keys` for each key layout.
@@ -127,13 +130,20 @@ impl Store {
     /// Opens (or creates) the store at `path` and starts its flusher. Must be
     /// called inside a tokio runtime.
     pub fn open(path: &Path) -> Result<Store, StoreError> {
+        Store::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// Opens the store with at most about `cache_bytes` of pages kept in
+    /// memory (sled counts pages by their stored size; the heap they take
+    /// is about a third more).
+    pub fn open_with_cache(path: &Path, cache_bytes: u64) -> Result<Store, StoreError> {
         let open_error = |source| StoreError::Open {
             path: path.display().to_string(),
             source,
         };
         let db = sled::Config::new()
             .path(path)
-            .cache_capacity(64 * 1024 * 1024)
+            .cache_capacity(cache_bytes)
             .flush_every_ms(None)
             .open()
             .map_err(open_error)?;
