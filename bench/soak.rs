@@ -13,6 +13,10 @@
 //!   the outbox to the relay (`RELAY_PORT`, an `smtp-sink` from
 //!   bench/soak.sh); an events subscriber reconnects every 30 s.
 //!
+//! First `PRELOAD` (20,000) mails are stored as fast as they go, so the
+//! store has history larger than its page cache, as after weeks of use;
+//! the samples start after that.
+//!
 //! So about 60 requests a second, of which 5 store a new message (18,000 an
 //! hour, more than a large support team receives). `NEW_MAILS=20
 //! NEW_WEBHOOKS=20` makes it an ingest soak instead, to see memory follow
@@ -103,6 +107,7 @@ fn rates() -> Rates {
         visitors: rate("VISITORS", 2),
         reads: rate("READS", 20),
         replies: rate("REPLIES", 1),
+        preload: rate("PRELOAD", 20_000),
     }
 }
 
@@ -120,11 +125,20 @@ async fn main() {
         dir.path(),
         &config(relay_port, cache_mib),
     ));
+    let rates = rates();
+    let preloading = Instant::now();
+    soak_load::preload(&daemon, rates.preload).await;
+    eprintln!(
+        "preloaded {} mails in {:.1} s; RSS {:.1} MiB",
+        rates.preload,
+        preloading.elapsed().as_secs_f64(),
+        daemon.rss_mib()
+    );
     let start = Instant::now();
     let load = Arc::new(Load {
         daemon: daemon.clone(),
         counts: Arc::new(Counts::default()),
-        rates: rates(),
+        rates,
         deadline: start + Duration::from_secs(seconds),
         client: reqwest::Client::builder().no_proxy().build().unwrap(),
     });

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Soak: 30 minutes (SECONDS_TOTAL=1800) of steady mixed load (bench/soak.rs: SMTP
-# mail, signed Messenger webhooks, agent replies delivered by the outbox to
-# an smtp-sink relay, a resuming events subscriber), RSS and open file
-# descriptors sampled every 10 s into bench/soak.csv and plotted to
-# bench/soak.svg (matplotlib, in a venv under target/). Inside `unshare -n`.
+# Soak: 30 minutes (SECONDS_TOTAL=1800) of steady mixed load (bench/soak.rs:
+# SMTP mail, re-deliveries and refused recipients; signed, replayed and
+# forged Messenger webhooks; website visitors over /ws/chat; API reads and
+# /metrics; agent replies delivered by the outbox to an smtp-sink relay; a
+# resuming events subscriber), RSS and open file descriptors sampled every
+# 10 s into bench/soak.csv and plotted to bench/soak.svg (matplotlib, in a
+# venv under target/). Inside `unshare -n`. The soak's rates can be set
+# through its environment (see bench/soak.rs).
 #
 # Usage: bench/soak.sh            (SECONDS_TOTAL=60 bench/soak.sh for a check)
 set -euo pipefail

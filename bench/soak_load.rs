@@ -32,6 +32,8 @@ pub struct Rates {
     pub visitors: u64,
     pub reads: u64,
     pub replies: u64,
+    /// Mails stored before the load starts (the store's history).
+    pub preload: u64,
 }
 
 /// What the load did: new messages acknowledged, and every request.
@@ -98,7 +100,7 @@ fn mail(n: u64) -> String {
 pub async fn mails(load: Arc<Load>) {
     let (rates, counts) = (load.rates, &load.counts);
     let mut pick = Pick(0x5eed_0001);
-    let mut sent = 0u64;
+    let mut sent = rates.preload;
     let mut transactions = 0u64;
     let mut smtp = RawSmtp::connect(load.daemon.smtp).await;
     let mut tick = every_second();
@@ -132,6 +134,23 @@ pub async fn mails(load: Arc<Load>) {
         }
     }
     smtp.quit().await;
+}
+
+/// Stores `count` mails over 16 connections, as fast as they go: a store
+/// with history, larger than the page cache, like a daemon that has been
+/// running for a while.
+pub async fn preload(daemon: &Daemon, count: u64) {
+    const CONNECTIONS: u64 = 16;
+    let sessions = (0..CONNECTIONS).map(|first| async move {
+        let mut smtp = RawSmtp::connect(daemon.smtp).await;
+        for n in (first..count).step_by(CONNECTIONS as usize) {
+            let from = format!("customer{}@soak.example", n % 500);
+            let code = smtp.send(&from, "support@example.com", &mail(n)).await;
+            assert_eq!(code, 250, "preloaded mail {n}");
+        }
+        smtp.quit().await;
+    });
+    futures_util::future::join_all(sessions).await;
 }
 
 fn sign(body: &[u8]) -> String {

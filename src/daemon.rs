@@ -166,6 +166,11 @@ pub async fn run(
     let outbox = OutboxWorker::new(app.clone(), senders, config.outbox.clone());
     tasks.spawn(outbox.run(shutdown.clone()));
     tasks.spawn(media::run(app.clone(), shutdown.clone()));
+    tasks.spawn(crate::event_retention::run(
+        app.clone(),
+        config.storage.event_retention,
+        shutdown.clone(),
+    ));
     tasks.close();
 
     // One line on stdout says where the daemon listens (tests read it).

@@ -32,6 +32,7 @@ pub mod clock;
 pub mod config;
 pub mod daemon;
 pub mod email_address;
+pub mod event_retention;
 pub mod events;
 pub mod http;
 pub mod ids;

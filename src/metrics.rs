@@ -108,6 +108,7 @@ pub struct Metrics {
     outbox_pending: IntGauge,
     outbox_sent: IntCounter,
     outbox_failed: IntCounter,
+    events_pruned: IntCounter,
     delivery_latency: Histogram,
     event_subscribers: IntGauge,
     widget_sockets: IntGauge,
@@ -251,6 +252,10 @@ impl Metrics {
                 "switchboard_outbox_failed_total",
                 "Outbox deliveries given up for good.",
             ),
+            events_pruned: counter(
+                "switchboard_events_pruned_total",
+                "Events deleted from the event log past its retention.",
+            ),
             delivery_latency: register(
                 &r,
                 histogram(
@@ -336,6 +341,11 @@ impl Metrics {
             let millis = (now - message.created_at).max(0);
             self.delivery_latency.observe(millis as f64 / 1000.0);
         }
+    }
+
+    /// `count` old events were pruned from the event log.
+    pub fn events_pruned(&self, count: usize) {
+        self.events_pruned.inc_by(count as u64);
     }
 
     /// An outbox job was given up for good.

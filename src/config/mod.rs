@@ -54,6 +54,8 @@ pub struct StorageSettings {
     pub path: PathBuf,
     /// What the database may keep in memory, in bytes (`cache_mib`).
     pub cache_bytes: u64,
+    /// How long the event log keeps events (`event_retention_days`).
+    pub event_retention: std::time::Duration,
 }
 
 #[derive(Debug, Clone)]

@@ -8,6 +8,7 @@ use serde::Deserialize;
 pub struct RawStorage {
     pub path: String,
     pub cache_mib: Option<u64>,
+    pub event_retention_days: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

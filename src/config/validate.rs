@@ -178,6 +178,7 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     let storage = storage.map(|s| StorageSettings {
         path: base.join(s.path),
         cache_bytes: storage_cache_bytes(s.cache_mib, &mut problems),
+        event_retention: event_retention(s.event_retention_days, &mut problems),
     });
     let smtp = smtp.and_then(|s| smtp_settings(s, base, &mut problems));
     let mut delivery_problems = Vec::new();
@@ -703,6 +704,19 @@ fn build_workspace(
     )
 }
 
+/// `[storage] event_retention_days`: 1 to 3650 days, 30 when not set.
+fn event_retention(days: Option<u32>, problems: &mut Problems) -> Duration {
+    let days = match days {
+        None => 30,
+        Some(days @ 1..=3650) => days,
+        Some(_) => {
+            problems.add("storage.event_retention_days", "must be between 1 and 3650");
+            30
+        }
+    };
+    Duration::from_secs(u64::from(days) * 24 * 3600)
+}
+
 /// `[storage] cache_mib`: 4 MiB to 64 GiB, else the store's default.
 fn storage_cache_bytes(cache_mib: Option<u64>, problems: &mut Problems) -> u64 {
     match cache_mib {
@@ -794,6 +808,27 @@ mod tests {
         let set = GOOD.replace("path = \"data\"", "path = \"data\"\n        cache_mib = 16");
         let config = validate(&set, Path::new(".")).unwrap();
         assert_eq!(config.storage.cache_bytes, 16 * 1024 * 1024);
+        assert_eq!(
+            config.storage.event_retention,
+            Duration::from_secs(30 * 86_400)
+        );
+        let kept = GOOD.replace(
+            "path = \"data\"",
+            "path = \"data\"\n        event_retention_days = 7",
+        );
+        let config = validate(&kept, Path::new(".")).unwrap();
+        assert_eq!(
+            config.storage.event_retention,
+            Duration::from_secs(7 * 86_400)
+        );
+        let never = GOOD.replace(
+            "path = \"data\"",
+            "path = \"data\"\n        event_retention_days = 0",
+        );
+        let errors = validate(&never, Path::new(".")).unwrap_err();
+        assert!(errors
+            .iter()
+            .any(|e| e.starts_with("storage.event_retention_days")));
         for bad in ["0", "3", "65537"] {
             let text = GOOD.replace(
                 "path = \"data\"",

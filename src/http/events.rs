@@ -2,7 +2,9 @@
 //! WebSocket that first replays the durable log after `since`, then follows
 //! it live. Each subscriber only keeps its position in the log, never a
 //! queue, so memory stays flat however many events it has to catch up on;
-//! a consumer that stops reading is closed with `1008`.
+//! a consumer that stops reading is closed with `1008`. A `since` from
+//! before the oldest event still kept (see `event_retention`) is answered
+//! first with a `gap` frame: the client missed events and should reload.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -83,6 +85,23 @@ async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket:
     let mut durable = app.store.durable_seq();
     let mut next = since.map_or_else(|| *durable.borrow() + 1, |seq| seq + 1);
     tracing::debug!(agent = %agent_id, next, "event subscriber connected");
+    match app.store.oldest_event_seq() {
+        Ok(Some(oldest)) if since.is_some() && oldest > next => {
+            let gap = json!({"type": "gap", "missed_from": next, "oldest_seq": oldest});
+            if socket
+                .send(WsMessage::Text(gap.to_string().into()))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        Ok(_) => {}
+        Err(error) => {
+            tracing::error!(%error, "cannot read the event log");
+            return;
+        }
+    }
     loop {
         let last = *durable.borrow_and_update();
         if next <= last {
@@ -95,6 +114,10 @@ async fn follow(app: Arc<App>, agent_id: String, since: Option<u64>, mut socket:
                     return;
                 }
             };
+            if batch.is_empty() {
+                next = last + 1; // pruned meanwhile: nothing left to send
+                continue;
+            }
             let workspace = app.workspace();
             let Some(agent) = workspace.agent(&agent_id).cloned() else {
                 close(

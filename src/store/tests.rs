@@ -293,3 +293,44 @@ async fn concurrent_writers_share_flushes_and_all_become_durable() {
     );
     assert_eq!(store.message_total(), 64);
 }
+
+#[tokio::test]
+async fn pruning_drops_old_events_keeps_the_newest_and_numbering_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    for (n, at) in [(1, 1_000), (2, 2_000), (3, 3_000)] {
+        let mail = inbound("mail", &format!("m{n}"), &format!("p{n}@x.example"));
+        store.ingest(request(mail, at)).unwrap();
+    }
+    let all = store.events(1, u64::MAX, 100).unwrap();
+    let newest = all.last().unwrap().seq;
+    let first_recent = all.iter().find(|e| e.at >= 2_500).unwrap().seq;
+
+    assert_eq!(
+        store.prune_events(2_500, 1).unwrap(),
+        1,
+        "at most the limit"
+    );
+    let pruned = store.prune_events(2_500, 100).unwrap();
+    assert_eq!(pruned + 1, usize::try_from(first_recent - 1).unwrap());
+    assert_eq!(store.oldest_event_seq().unwrap(), Some(first_recent));
+    assert_eq!(
+        store.prune_events(2_500, 100).unwrap(),
+        0,
+        "nothing left to do"
+    );
+
+    store.prune_events(i64::MAX, 100).unwrap();
+    assert_eq!(
+        store.oldest_event_seq().unwrap(),
+        Some(newest),
+        "newest kept"
+    );
+    // A restart numbers on from the log's last key, which is still there.
+    assert_eq!(event_log::last_seq(&store.trees.events).unwrap(), newest);
+    let mail = inbound("mail", "m4", "p4@x.example");
+    store.ingest(request(mail, 4_000)).unwrap();
+    let events = store.events(1, u64::MAX, 100).unwrap();
+    assert_eq!(events[0].seq, newest);
+    assert_eq!(events[1].seq, newest + 1);
+}

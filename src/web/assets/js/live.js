@@ -42,6 +42,9 @@ function connect() {
   ws.onmessage = (message) => {
     let event;
     try { event = JSON.parse(message.data); } catch { return; }
+    // Offline for longer than the daemon keeps events: what the page shows
+    // may be stale in ways no event will fix, so load it afresh.
+    if (event.type === 'gap') { location.reload(); return; }
     if (typeof event.seq !== 'number' || event.seq <= lastSeq) return;
     lastSeq = event.seq;
     handlers.event(event);
