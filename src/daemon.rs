@@ -166,6 +166,7 @@ pub async fn run(
     let outbox = OutboxWorker::new(app.clone(), senders, config.outbox.clone());
     tasks.spawn(outbox.run(shutdown.clone()));
     tasks.spawn(media::run(app.clone(), shutdown.clone()));
+    tasks.spawn(crate::memory_trim::run(shutdown.clone()));
     tasks.spawn(crate::event_retention::run(
         app.clone(),
         config.storage.event_retention,

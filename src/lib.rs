@@ -38,6 +38,7 @@ pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod ingest;
+pub mod memory_trim;
 pub mod metrics;
 pub mod model;
 pub mod outbox;

@@ -411,7 +411,7 @@ impl crate::store::FlushObserver for FlushMetrics {
 }
 
 /// This process as Linux shows it in `/proc/self`.
-mod process {
+pub(crate) mod process {
     /// `VmRSS` of `/proc/self/status`, in bytes.
     pub fn resident_memory_bytes() -> Option<i64> {
         let status = std::fs::read_to_string("/proc/self/status").ok()?;
