@@ -241,6 +241,7 @@ fn every_metric_is_exported_and_the_counters_move() {
     at_least("switchboard_outbox_delivery_latency_seconds_count", 1.0);
     at_least("switchboard_outbox_delivery_latency_seconds_sum", 0.0);
     at_least("switchboard_event_subscribers", 1.0);
+    at_least("switchboard_events_pruned_total", 0.0);
     assert_eq!(scraped.value("switchboard_widget_sockets_open"), 0.0);
     at_least("switchboard_store_flush_batch_size_count", 1.0);
     at_least("switchboard_store_flush_batch_size_sum", 1.0);
