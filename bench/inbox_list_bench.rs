@@ -102,15 +102,9 @@ async fn main() {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
-    let first: Value = client
-        .get(daemon.url("/api/v1/conversations?limit=25&status=open"))
-        .bearer_auth(&daemon.token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let first = daemon
+        .get_json(&client, "/api/v1/conversations?limit=25&status=open")
+        .await;
     let cursor = first["next_cursor"]
         .as_str()
         .expect("a second page")

@@ -307,12 +307,9 @@ pub async fn reads(load: Arc<Load>) {
     let mut round = 0u64;
     while Instant::now() < load.deadline {
         tick.tick().await;
-        let list: Value = get("/api/v1/conversations?limit=20".into())
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = daemon
+            .get_json(&load.client, "/api/v1/conversations?limit=20")
+            .await;
         load.counts.request();
         let ids: Vec<String> = list["conversations"]
             .as_array()
@@ -348,16 +345,7 @@ pub async fn replies(load: Arc<Load>) {
             "/api/v1/conversations?limit={}&inbox=support",
             load.rates.replies
         );
-        let list: Value = load
-            .client
-            .get(daemon.url(&path))
-            .bearer_auth(&daemon.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let list = daemon.get_json(&load.client, &path).await;
         for conversation in list["conversations"].as_array().into_iter().flatten() {
             let id = conversation["id"].as_str().unwrap();
             let response = load

@@ -399,19 +399,11 @@ async fn stored(daemon: &Daemon) -> (std::collections::BTreeMap<String, u64>, us
     let mut conversations = 0;
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = daemon.url("/api/v1/conversations?limit=100");
+        let mut url = "/api/v1/conversations?limit=100".to_string();
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let body: Value = client
-            .get(url)
-            .bearer_auth(&daemon.token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let body = daemon.get_json(&client, &url).await;
         for conversation in body["conversations"].as_array().unwrap() {
             conversations += 1;
             let count = conversation["message_count"].as_u64().unwrap();

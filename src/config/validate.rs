@@ -798,45 +798,40 @@ mod tests {
         assert!(joined.contains("http.listen"), "{joined}");
     }
 
+    /// `GOOD` with `line` added to its `[storage]` section.
+    fn with_storage(line: &str) -> String {
+        GOOD.replace(
+            "path = \"data\"",
+            &format!("path = \"data\"\n        {line}"),
+        )
+    }
+
     #[test]
-    fn the_store_cache_defaults_and_is_bounded() {
+    fn the_store_cache_and_event_retention_default_and_are_bounded() {
         let config = validate(GOOD, Path::new(".")).unwrap();
         assert_eq!(
             config.storage.cache_bytes,
             crate::store::DEFAULT_CACHE_BYTES
         );
-        let set = GOOD.replace("path = \"data\"", "path = \"data\"\n        cache_mib = 16");
-        let config = validate(&set, Path::new(".")).unwrap();
+        let day = Duration::from_secs(86_400);
+        assert_eq!(config.storage.event_retention, 30 * day);
+        let config = validate(&with_storage("cache_mib = 16"), Path::new(".")).unwrap();
         assert_eq!(config.storage.cache_bytes, 16 * 1024 * 1024);
-        assert_eq!(
-            config.storage.event_retention,
-            Duration::from_secs(30 * 86_400)
-        );
-        let kept = GOOD.replace(
-            "path = \"data\"",
-            "path = \"data\"\n        event_retention_days = 7",
-        );
-        let config = validate(&kept, Path::new(".")).unwrap();
-        assert_eq!(
-            config.storage.event_retention,
-            Duration::from_secs(7 * 86_400)
-        );
-        let never = GOOD.replace(
-            "path = \"data\"",
-            "path = \"data\"\n        event_retention_days = 0",
-        );
-        let errors = validate(&never, Path::new(".")).unwrap_err();
-        assert!(errors
-            .iter()
-            .any(|e| e.starts_with("storage.event_retention_days")));
-        for bad in ["0", "3", "65537"] {
-            let text = GOOD.replace(
-                "path = \"data\"",
-                &format!("path = \"data\"\n        cache_mib = {bad}"),
-            );
-            let errors = validate(&text, Path::new(".")).unwrap_err();
+        let config = validate(&with_storage("event_retention_days = 7"), Path::new(".")).unwrap();
+        assert_eq!(config.storage.event_retention, 7 * day);
+        for (bad, key) in [
+            ("cache_mib = 0", "storage.cache_mib"),
+            ("cache_mib = 3", "storage.cache_mib"),
+            ("cache_mib = 65537", "storage.cache_mib"),
+            ("event_retention_days = 0", "storage.event_retention_days"),
+            (
+                "event_retention_days = 3651",
+                "storage.event_retention_days",
+            ),
+        ] {
+            let errors = validate(&with_storage(bad), Path::new(".")).unwrap_err();
             assert!(
-                errors.iter().any(|e| e.starts_with("storage.cache_mib")),
+                errors.iter().any(|e| e.starts_with(key)),
                 "{bad}: {errors:?}"
             );
         }
