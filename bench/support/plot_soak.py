@@ -15,6 +15,7 @@ minutes = [float(r["seconds"]) / 60 for r in rows]
 rss = [float(r["rss_kib"]) / 1024 for r in rows]
 fds = [int(r["fds"]) for r in rows]
 stored = int(rows[-1]["stored"]) if rows else 0
+requests = int(rows[-1].get("requests") or 0) if rows else 0
 
 fig, left = plt.subplots(figsize=(9, 4.5))
 left.plot(minutes, rss, color="tab:blue", label="RSS (MiB)")
@@ -25,7 +26,8 @@ right = left.twinx()
 right.plot(minutes, fds, color="tab:orange", label="open fds")
 right.set_ylabel("open file descriptors", color="tab:orange")
 right.set_ylim(0, max(fds + [1]) * 1.3)
-left.set_title(f"Switchboard soak: {stored:,} messages stored, sampled every 10 s")
+what = f"{requests:,} requests, {stored:,} new messages" if requests else f"{stored:,} messages stored"
+left.set_title(f"Switchboard soak: {what}; sampled every 10 s")
 left.grid(alpha=0.3)
 fig.tight_layout()
 fig.savefig(target)
