@@ -167,7 +167,7 @@ pub async fn run(
     tasks.spawn(outbox.run(shutdown.clone()));
     tasks.spawn(media::run(app.clone(), shutdown.clone()));
     tasks.spawn(crate::memory_trim::run(shutdown.clone()));
-    tasks.spawn(crate::event_retention::run(
+    tasks.spawn(crate::retention::run(
         app.clone(),
         config.storage.event_retention,
         shutdown.clone(),

@@ -3,7 +3,7 @@
 //! it live. Each subscriber only keeps its position in the log, never a
 //! queue, so memory stays flat however many events it has to catch up on;
 //! a consumer that stops reading is closed with `1008`. A `since` from
-//! before the oldest event still kept (see `event_retention`) is answered
+//! before the oldest event still kept (see `retention`) is answered
 //! first with a `gap` frame: the client missed events and should reload.
 
 use std::collections::HashMap;

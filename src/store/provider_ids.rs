@@ -9,7 +9,9 @@
 //! callback overtakes its own answer to our send). With
 //! `apply_or_keep_provider_status` it is kept, durably, as a pending status
 //! under the same channel and id, and `finish_job` applies it (if it moves
-//! the message forward) in the transaction that records the id.
+//! the message forward) in the transaction that records the id. One whose
+//! id never comes (a callback for a message another system sent from the
+//! same number) is pruned after a day.
 
 use serde::{Deserialize, Serialize};
 
@@ -138,6 +140,33 @@ impl Store {
             Some(message) => self.advance_status(&message, state, reason, now).map(Some),
             None => Ok(None),
         }
+    }
+
+    /// Deletes up to `limit` pending statuses kept since before `before`
+    /// (their id was never recorded); returns how many went. Blocking.
+    pub fn prune_pending_statuses(
+        &self,
+        before: Millis,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let mut doomed = Vec::new();
+        for entry in self.trees.provider_ids.scan_prefix(b"\0pending\0") {
+            let (key, value) = entry?;
+            let pending: PendingStatus = decode(&value)?;
+            if pending.at < before {
+                doomed.push(key);
+                if doomed.len() == limit {
+                    break;
+                }
+            }
+        }
+        let _writer = self.lock_writer();
+        let mut batch = sled::Batch::default();
+        for key in &doomed {
+            batch.remove(key);
+        }
+        self.trees.provider_ids.apply_batch(batch)?;
+        Ok(doomed.len())
     }
 
     /// The status kept under `pending_key`, if any.
@@ -334,6 +363,44 @@ mod tests {
             .is_none());
         let last = store.events(1, u64::MAX, 100).unwrap().pop().unwrap();
         assert_eq!(last.kind, crate::events::EventKind::MessageStatus);
+    }
+
+    #[tokio::test]
+    async fn a_status_whose_id_never_comes_is_pruned_and_recorded_ids_stay() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let accepted = store
+            .ingest(request(inbound("sms", "SMin", "+15550001"), 1_000))
+            .unwrap();
+        let message = reply(&store, accepted.conversation, 2_000);
+        store
+            .record_provider_id("sms", "SMours", message.id)
+            .unwrap();
+        for (sid, at) in [("SMelsewhere1", 2_000), ("SMelsewhere2", 9_000)] {
+            let kept = store
+                .apply_or_keep_provider_status("sms", sid, DeliveryState::Delivered, None, at)
+                .unwrap();
+            assert_eq!(kept, None);
+        }
+        assert_eq!(store.prune_pending_statuses(5_000, 100).unwrap(), 1);
+        assert!(store
+            .pending_status(&pending_key("sms", "SMelsewhere1"))
+            .unwrap()
+            .is_none());
+        assert!(store
+            .pending_status(&pending_key("sms", "SMelsewhere2"))
+            .unwrap()
+            .is_some());
+        assert_eq!(store.prune_pending_statuses(i64::MAX, 100).unwrap(), 1);
+        assert_eq!(store.prune_pending_statuses(i64::MAX, 100).unwrap(), 0);
+        assert_eq!(
+            store
+                .message_by_provider_id("sms", "SMours")
+                .unwrap()
+                .map(|m| m.id),
+            Some(message.id),
+            "recorded ids are not pending statuses"
+        );
     }
 
     #[tokio::test]
