@@ -28,29 +28,9 @@ const AGENT_PHONE: &str = "+14155550101";
 const AGENT_SIP: &str = "sip:bob@pbx.example.com";
 
 fn config(api: &str) -> String {
+    let head = twilio::CONFIG_HEAD;
     format!(
-        r#"
-[storage]
-path = "data"
-
-[smtp]
-listen = "127.0.0.1:0"
-hostname = "mx.switchboard.test"
-
-[http]
-listen = "127.0.0.1:0"
-
-[outbox]
-max_attempts = 3
-initial_backoff_ms = 100
-max_backoff_ms = 400
-
-[[agents]]
-id = "alice"
-name = "Alice Admin"
-email = "alice@example.com"
-role = "admin"
-
+        r#"{head}
 [[agents]]
 id = "bob"
 name = "Bob Agent"

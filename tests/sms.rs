@@ -21,29 +21,9 @@ const PUBLIC_URL: &str = "https://help.example.com/webhooks/sms";
 const PERSON: &str = "+14155550123";
 
 fn config(api: &str) -> String {
+    let head = twilio::CONFIG_HEAD;
     format!(
-        r#"
-[storage]
-path = "data"
-
-[smtp]
-listen = "127.0.0.1:0"
-hostname = "mx.switchboard.test"
-
-[http]
-listen = "127.0.0.1:0"
-
-[outbox]
-max_attempts = 3
-initial_backoff_ms = 100
-max_backoff_ms = 400
-
-[[agents]]
-id = "alice"
-name = "Alice Admin"
-email = "alice@example.com"
-role = "admin"
-
+        r#"{head}
 [[inboxes]]
 id = "texts"
 name = "Texts"

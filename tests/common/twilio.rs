@@ -188,6 +188,32 @@ fn serve(stream: TcpStream, shared: &Shared) {
     let _ = stream.write_all(&response);
 }
 
+/// The start of a Twilio channel test's config: listeners, an outbox that
+/// retries quickly, and the admin Alice; each test adds its agents, inbox
+/// and channel.
+pub const CONFIG_HEAD: &str = r#"
+[storage]
+path = "data"
+
+[smtp]
+listen = "127.0.0.1:0"
+hostname = "mx.switchboard.test"
+
+[http]
+listen = "127.0.0.1:0"
+
+[outbox]
+max_attempts = 3
+initial_backoff_ms = 100
+max_backoff_ms = 400
+
+[[agents]]
+id = "alice"
+name = "Alice Admin"
+email = "alice@example.com"
+role = "admin"
+"#;
+
 /// Twilio's signature of `url` and `params`.
 pub fn signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
     let mut sorted = params.to_vec();
