@@ -310,21 +310,6 @@ mod tests {
     use crate::config::calls::AgentNumber;
     use crate::config::ChannelKind;
 
-    const BASE: &str = r#"
-        [storage]
-        path = "data"
-        [http]
-        listen = "127.0.0.1:8080"
-        [[agents]]
-        id = "alice"
-        name = "Alice"
-        email = "alice@example.com"
-        role = "admin"
-        [[inboxes]]
-        id = "support"
-        name = "Support"
-    "#;
-
     fn channel(id: &str, kind: &str, from: &str, extra: &str) -> String {
         format!(
             r#"
@@ -344,8 +329,11 @@ mod tests {
     fn parse(channels: &str) -> Result<crate::config::Config, String> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "12345\n").unwrap();
-        crate::config::parse(&format!("{BASE}{channels}"), dir.path())
-            .map_err(|e| e.problems().join("\n"))
+        crate::config::parse(
+            &format!("{}{channels}", crate::config::TEST_WORKSPACE),
+            dir.path(),
+        )
+        .map_err(|e| e.problems().join("\n"))
     }
 
     #[test]

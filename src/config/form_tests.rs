@@ -1,18 +1,6 @@
 use crate::config::{ChannelKind, FieldType};
 
 const BASE: &str = r#"
-    [storage]
-    path = "data"
-    [http]
-    listen = "127.0.0.1:8080"
-    [[agents]]
-    id = "alice"
-    name = "Alice"
-    email = "alice@example.com"
-    role = "admin"
-    [[inboxes]]
-    id = "support"
-    name = "Support"
     [[channels]]
     id = "mail"
     inbox = "support"
@@ -59,7 +47,11 @@ const FORM: &str = r#"
 fn parse(text: &str) -> Result<crate::config::Config, String> {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("token"), "12345\n").unwrap();
-    crate::config::parse(&format!("{BASE}{text}"), dir.path()).map_err(|e| e.problems().join("\n"))
+    crate::config::parse(
+        &format!("{}{BASE}{text}", crate::config::TEST_WORKSPACE),
+        dir.path(),
+    )
+    .map_err(|e| e.problems().join("\n"))
 }
 
 #[test]

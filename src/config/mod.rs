@@ -33,6 +33,24 @@ pub use secret::Secret;
 pub use sms::{SmsChannel, SmsSender, DEFAULT_TWILIO_API};
 pub use workspace::{Agent, Channel, ChannelKind, EmailChannel, Inbox, Team, Workspace};
 
+/// The workspace the channel config tests build on: storage, a listener,
+/// the admin Alice and the inbox `support`.
+#[cfg(test)]
+pub(crate) const TEST_WORKSPACE: &str = r#"
+    [storage]
+    path = "data"
+    [http]
+    listen = "127.0.0.1:8080"
+    [[agents]]
+    id = "alice"
+    name = "Alice"
+    email = "alice@example.com"
+    role = "admin"
+    [[inboxes]]
+    id = "support"
+    name = "Support"
+"#;
+
 /// Everything in the config file, validated.
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -156,18 +156,6 @@ mod tests {
     use crate::config::{ChannelKind, SmsSender};
 
     const BASE: &str = r#"
-        [storage]
-        path = "data"
-        [http]
-        listen = "127.0.0.1:8080"
-        [[agents]]
-        id = "alice"
-        name = "Alice"
-        email = "alice@example.com"
-        role = "admin"
-        [[inboxes]]
-        id = "support"
-        name = "Support"
         [[channels]]
         id = "sms"
         inbox = "support"
@@ -179,8 +167,11 @@ mod tests {
     fn parse(extra: &str) -> Result<crate::config::Config, String> {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("token"), "12345\n").unwrap();
-        crate::config::parse(&format!("{BASE}{extra}"), dir.path())
-            .map_err(|e| e.problems().join("\n"))
+        crate::config::parse(
+            &format!("{}{BASE}{extra}", crate::config::TEST_WORKSPACE),
+            dir.path(),
+        )
+        .map_err(|e| e.problems().join("\n"))
     }
 
     #[test]
