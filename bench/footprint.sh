@@ -24,28 +24,7 @@ strip "$work/switchboard-stripped"
 size_mb() { python3 -c "import os,sys; print(f'{os.path.getsize(sys.argv[1]) / 1048576:.1f}')" "$1"; }
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 
-cat > "$work/config.toml" <<TOML
-[storage]
-path = "data"
-[smtp]
-listen = "127.0.0.1:0"
-hostname = "bench.switchboard.test"
-[http]
-listen = "127.0.0.1:0"
-[[agents]]
-id = "admin"
-name = "Admin"
-email = "admin@example.com"
-role = "admin"
-[[inboxes]]
-id = "support"
-name = "Support"
-[[channels]]
-id = "support-email"
-inbox = "support"
-kind = "email"
-address = "support@example.com"
-TOML
+cp bench/support/switchboard.toml "$work/config.toml"
 
 # Cold start: a fresh store each time (the first start creates it), then
 # the same store again (a restart).

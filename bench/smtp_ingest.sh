@@ -51,29 +51,7 @@ bin=target/release/switchboard
   done
 } > "$work/msg5k.eml"
 
-cat > "$work/config.toml" <<TOML
-[storage]
-path = "data"
-[smtp]
-listen = "127.0.0.1:0"
-hostname = "bench.switchboard.test"
-max_sessions = 1000
-[http]
-listen = "127.0.0.1:0"
-[[agents]]
-id = "admin"
-name = "Admin"
-email = "admin@example.com"
-role = "admin"
-[[inboxes]]
-id = "support"
-name = "Support"
-[[channels]]
-id = "support-email"
-inbox = "support"
-kind = "email"
-address = "support@example.com"
-TOML
+cp bench/support/switchboard.toml "$work/config.toml"
 
 rss_kb() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 now() { date +%s.%N; }
