@@ -131,7 +131,10 @@ fn check_availability(app: &App, shown: &mut HashMap<String, bool>) {
         };
         let away = availability::away(app, &workspace, channel, chat);
         let available = away.is_none();
-        if shown.insert(channel.id.clone(), available) == Some(available) {
+        // The first look only records the state: every visitor already got
+        // it in their `welcome`. Pushing it then raced a visitor's hello.
+        let before = shown.insert(channel.id.clone(), available);
+        if before.is_none_or(|before| before == available) {
             continue;
         }
         let mut frame = availability::view(away, chat);
