@@ -242,18 +242,6 @@ mod tests {
     }
 
     const BASE: &str = r#"
-        [storage]
-        path = "data"
-        [http]
-        listen = "127.0.0.1:8080"
-        [[agents]]
-        id = "alice"
-        name = "Alice"
-        email = "alice@example.com"
-        role = "admin"
-        [[inboxes]]
-        id = "support"
-        name = "Support"
         [[channels]]
         id = "tg"
         inbox = "support"
@@ -268,7 +256,10 @@ mod tests {
             "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n",
         )
         .unwrap();
-        (dir, format!("{BASE}{extra}"))
+        (
+            dir,
+            format!("{}{BASE}{extra}", crate::config::TEST_WORKSPACE),
+        )
     }
 
     #[test]

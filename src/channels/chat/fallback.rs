@@ -77,19 +77,7 @@ mod tests {
     use crate::config::{ChannelKind, Config};
 
     fn config() -> Config {
-        let text = r#"
-            [storage]
-            path = "data"
-            [http]
-            listen = "127.0.0.1:0"
-            [[agents]]
-            id = "alice"
-            name = "Alice"
-            email = "alice@example.com"
-            role = "admin"
-            [[inboxes]]
-            id = "support"
-            name = "Support"
+        let channels = r#"
             [[channels]]
             id = "mail"
             inbox = "support"
@@ -102,7 +90,8 @@ mod tests {
             team_name = "Example Help"
             allowed_origins = ["https://example.com"]
         "#;
-        crate::config::parse(text, std::path::Path::new(".")).unwrap()
+        let text = format!("{}{channels}", crate::config::TEST_WORKSPACE);
+        crate::config::parse(&text, std::path::Path::new(".")).unwrap()
     }
 
     #[test]
