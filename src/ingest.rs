@@ -60,15 +60,20 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
         .await
         .map_err(|e| IngestError::Task(e.to_string()))??;
     app.store.durable().await?;
-    app.metrics
-        .ingested(channel.kind.name(), accepted.duplicate);
+    app.metrics.ingested(channel.kind.name(), &accepted);
     tracing::debug!(
         message = %accepted.message,
         conversation = %accepted.conversation,
         duplicate = accepted.duplicate,
+        agent_reply = accepted.agent_reply,
+        id_collision = accepted.id_collision,
         reason = ?accepted.thread_reason,
         "ingested"
     );
+    if accepted.agent_reply {
+        // An agent's own reply: nothing to route or answer.
+        return Ok(accepted);
+    }
     if accepted.new_conversation {
         // Routing may have queued a notification (an away contact owner).
         app.outbox_wake.notify_one();

@@ -102,6 +102,8 @@ pub struct Metrics {
     registry: Registry,
     ingested: IntCounterVec,
     duplicates: IntCounterVec,
+    id_collisions: IntCounterVec,
+    agent_replies: IntCounterVec,
     pub smtp: SmtpMetrics,
     webhook_verification_failures: IntCounterVec,
     form_rejections: IntCounterVec,
@@ -224,6 +226,18 @@ impl Metrics {
                 "Inbound messages recognised as already stored, by channel kind.",
                 "kind",
             ),
+            id_collisions: counters(
+                "switchboard_external_id_collisions_total",
+                "Different messages that reused an external id (Message-ID, provider id) already \
+                 stored on their channel, each stored as its own, by channel kind.",
+                "kind",
+            ),
+            agent_replies: counters(
+                "switchboard_agent_mail_replies_total",
+                "Mail agents sent from their own mail clients, recorded as their replies, by \
+                 channel kind.",
+                "kind",
+            ),
             smtp,
             webhook_verification_failures: counters(
                 "switchboard_webhook_verification_failures_total",
@@ -294,6 +308,10 @@ impl Metrics {
             let kind = channel.kind.name();
             self.ingested.with_label_values(&[kind]);
             self.duplicates.with_label_values(&[kind]);
+            self.id_collisions.with_label_values(&[kind]);
+            if kind == "email" {
+                self.agent_replies.with_label_values(&[kind]);
+            }
             if kind == "form" {
                 for reason in FORM_REJECTION_REASONS {
                     self.form_rejections
@@ -308,13 +326,18 @@ impl Metrics {
     }
 
     /// One inbound message through ingest.
-    pub fn ingested(&self, kind: &str, duplicate: bool) {
-        let counter = if duplicate {
+    pub fn ingested(&self, kind: &str, accepted: &crate::store::Accepted) {
+        let counter = if accepted.duplicate {
             &self.duplicates
+        } else if accepted.agent_reply {
+            &self.agent_replies
         } else {
             &self.ingested
         };
         counter.with_label_values(&[kind]).inc();
+        if accepted.id_collision && !accepted.duplicate {
+            self.id_collisions.with_label_values(&[kind]).inc();
+        }
     }
 
     /// A webhook request for a configured channel failed verification.
@@ -500,9 +523,21 @@ mod tests {
     #[test]
     fn ingest_counts_new_and_duplicate_messages_apart() {
         let metrics = Metrics::new();
-        metrics.ingested("email", false);
-        metrics.ingested("email", false);
-        metrics.ingested("email", true);
+        let accepted = |duplicate, agent_reply, id_collision| crate::store::Accepted {
+            message: crate::ids::Id::new_at(1),
+            conversation: crate::ids::Id::new_at(1),
+            contact: crate::ids::Id::new_at(1),
+            duplicate,
+            new_conversation: false,
+            new_contact: false,
+            thread_reason: crate::model::ThreadReason::New,
+            agent_reply,
+            id_collision,
+        };
+        metrics.ingested("email", &accepted(false, false, false));
+        metrics.ingested("email", &accepted(false, false, true));
+        metrics.ingested("email", &accepted(true, false, false));
+        metrics.ingested("email", &accepted(false, true, false));
         metrics.smtp.rejected(SmtpRejection::TooBig);
         let text = metrics.render(0).unwrap();
         let series = |name: &str| value_of(&text, name);
@@ -512,6 +547,14 @@ mod tests {
         );
         assert_eq!(
             series("switchboard_messages_duplicate_total{kind=\"email\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            series("switchboard_external_id_collisions_total{kind=\"email\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            series("switchboard_agent_mail_replies_total{kind=\"email\"}"),
             Some(1.0)
         );
         assert_eq!(

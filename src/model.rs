@@ -97,6 +97,11 @@ pub struct Conversation {
     /// Why no ticket was opened although the channel opens tickets.
     #[serde(default)]
     pub ticket_note: Option<String>,
+    /// Conversations linked to this one: someone who does not belong here
+    /// answered a message of it (their mail started the other one), or
+    /// this one was started that way. Oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub related: Vec<Id>,
 }
 
 /// One assignment of a conversation.
@@ -152,6 +157,23 @@ pub enum ThreadReason {
     /// Its channel thread id (a custom channel's `thread_id`) named the
     /// conversation.
     Thread,
+    /// Its references (In-Reply-To, References, reply address) named a
+    /// conversation its sender does not belong to: it started a new one,
+    /// linked to that one as related.
+    Related,
+}
+
+/// Why the sender of a message that joined a conversation by reference
+/// belongs to it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Participation {
+    /// The sender is the conversation's contact.
+    Contact,
+    /// The sender's address was a recipient (To or Cc) of a message in it.
+    Recipient,
+    /// The sender is an agent.
+    Agent,
 }
 
 /// Facts about a message that automations must respect.
@@ -167,6 +189,9 @@ pub enum MessageFlag {
     Forwarded,
     /// Mail from a list or bulk sender.
     Bulk,
+    /// The mail's From header was not a valid address list: the sender is
+    /// the first valid mailbox in it, or unknown when it had none.
+    MalformedFrom,
 }
 
 /// Who a message is from, as the channel names them.
@@ -253,14 +278,25 @@ pub struct Message {
     #[serde(default)]
     pub forwarded_by: Option<Party>,
     pub to: Vec<String>,
+    /// Whom the sender addressed (an email's To and Cc headers), when the
+    /// channel tells.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
     pub subject: Option<String>,
     pub text: Option<String>,
     pub html: Option<String>,
     pub attachments: Vec<AttachmentMeta>,
     pub flags: Vec<MessageFlag>,
     pub thread_reason: ThreadReason,
+    /// For a message that joined by reference: why its sender belongs here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub joined_as: Option<Participation>,
     /// The channel's own id of the message (an email's Message-ID).
     pub external_id: Option<String>,
+    /// Another, different message (other sender or content) was stored
+    /// before with the same external id on this channel: this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id_shared_with: Option<Id>,
     /// When the sender says it was sent (an email's Date header).
     pub sent_at: Option<Millis>,
     pub created_at: Millis,

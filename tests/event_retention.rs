@@ -34,6 +34,8 @@ fn old_mail(n: usize) -> Inbound {
         },
         forwarded_by: None,
         to: vec!["support@example.com".into()],
+        recipients: Vec::new(),
+        from_agent: None,
         thread_hints: ThreadHints::default(),
         subject: Some(format!("Question from last season {n}")),
         text: Some("hello".into()),

@@ -96,6 +96,10 @@ pub struct RawAgent {
     pub id: String,
     pub name: String,
     pub email: String,
+    /// Other addresses the agent writes from (a second mailbox, an old
+    /// address): their mail is recognised as theirs, like `email`.
+    #[serde(default)]
+    pub addresses: Vec<String>,
     pub role: Role,
     #[serde(default = "yes")]
     pub seat: bool,

@@ -375,6 +375,19 @@ fn build_workspace(
                     format!("\"{email}\" is used by another agent"),
                 );
             }
+            let mut addresses = Vec::new();
+            for (j, address) in a.addresses.iter().enumerate() {
+                let field = format!("agents[{i}].addresses[{j}]");
+                match email_address::normalize(address) {
+                    Some(normalized) if agent_emails.insert(normalized.clone()) => {
+                        addresses.push(normalized)
+                    }
+                    Some(normalized) => {
+                        problems.add(field, format!("\"{normalized}\" is used by another agent"))
+                    }
+                    None => problems.add(field, format!("\"{address}\" is not an email address")),
+                }
+            }
             for (j, team) in a.teams.iter().enumerate() {
                 if !team_ids.contains(team) {
                     problems.add(
@@ -387,6 +400,7 @@ fn build_workspace(
                 id: a.id,
                 name: a.name,
                 email,
+                addresses,
                 role: a.role,
                 seat: a.seat,
                 teams: a.teams,

@@ -23,6 +23,8 @@ pub struct Agent {
     pub id: String,
     pub name: String,
     pub email: String,
+    /// Further addresses the agent writes from, normalised.
+    pub addresses: Vec<String>,
     pub role: Role,
     pub seat: bool,
     pub teams: Vec<String>,
@@ -167,12 +169,17 @@ impl Workspace {
 
     /// Whether `address` belongs to an agent (used to recognise forwards).
     pub fn is_agent_address(&self, address: &str) -> bool {
-        let Some(normalized) = email_address::normalize(address) else {
-            return false;
-        };
-        self.agents
-            .iter()
-            .any(|a| email_address::normalize(&a.email).as_deref() == Some(normalized.as_str()))
+        self.agent_by_address(address).is_some()
+    }
+
+    /// The agent whose `email` or `addresses` is `address`.
+    pub fn agent_by_address(&self, address: &str) -> Option<&Agent> {
+        let normalized = email_address::normalize(address)?;
+        self.agents.iter().find(|a| {
+            std::iter::once(&a.email)
+                .chain(&a.addresses)
+                .any(|own| *own == normalized)
+        })
     }
 
     /// Whether the agent may see and work the inbox: admins everywhere;

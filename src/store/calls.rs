@@ -38,7 +38,11 @@ impl Store {
     ) -> Result<Option<CallChange>, StoreError> {
         let _writer = self.lock_writer();
         let t = &self.trees;
-        let Some(stored_ref) = t.dedupe.get(keys::dedupe(channel, &initial.call_sid))? else {
+        let Some(entries) = t.dedupe.get(keys::dedupe(channel, &initial.call_sid))? else {
+            return Ok(None);
+        };
+        // A CallSid names one call: the first message stored under it.
+        let Some(stored_ref) = super::dedupe::stored_keys(&entries).next() else {
             return Ok(None);
         };
         let mut message: Message = self.required(&t.messages, &stored_ref, "message")?;

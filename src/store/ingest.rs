@@ -1,7 +1,15 @@
 //! The store's side of ingest: given an `Inbound` for an inbox, dedupe it,
 //! find or create the contact, thread it into a conversation and persist it
 //! all in one transaction. Durability is awaited separately (group commit).
+//!
+//! Threading: a reference (reply address, In-Reply-To, References) is a
+//! hint, not a key. It joins the conversation it names only when the
+//! sender belongs to it (`participants`); otherwise the message starts a
+//! conversation of its own, linked to the named one as related. An
+//! agent's mail from their own client becomes their reply (`agent_mail`).
 
+use super::dedupe::{self, Seen};
+use super::participants::SenderRef;
 use super::routing::{AssignmentPlan, TicketPlan};
 use super::write_set::{TreeId, WriteSet};
 use super::{decode, encode, keys, Store, StoreError};
@@ -9,9 +17,15 @@ use crate::events::{Event, EventKind};
 use crate::ids::Id;
 use crate::inbound::Inbound;
 use crate::model::{
-    AttachmentMeta, Contact, Conversation, ConversationStatus, Direction, Message, Millis, Party,
-    ThreadReason,
+    AttachmentMeta, Contact, Conversation, ConversationStatus, Direction, Message, Millis,
+    Participation, Party, ThreadReason,
 };
+
+/// The most related conversations one conversation lists.
+const MAX_RELATED: usize = 100;
+/// The most stored messages one reference (a Message-ID reused by
+/// different messages) leads to.
+const MAX_REFS_PER_ID: usize = 16;
 
 /// One inbound message, bound for one inbox.
 pub struct IngestRequest {
@@ -40,6 +54,24 @@ pub struct Accepted {
     /// The sender was not known before this message.
     pub new_contact: bool,
     pub thread_reason: ThreadReason,
+    /// The message is an agent's own-client reply (recorded as theirs, not
+    /// routed, not answered by automations).
+    pub agent_reply: bool,
+    /// Another, different message had been stored with the same external
+    /// id on the channel; this one was stored as its own.
+    pub id_collision: bool,
+}
+
+/// Where an inbound message goes, as `find_thread` decided.
+pub(super) struct Thread {
+    /// The conversation it joins; `None` for a new one.
+    pub conversation: Option<Conversation>,
+    pub reason: ThreadReason,
+    /// Why the sender belongs to the conversation joined by reference.
+    pub joined_as: Option<Participation>,
+    /// For a new conversation: the conversation its references named,
+    /// which the sender does not belong to.
+    pub related: Option<Conversation>,
 }
 
 impl Store {
@@ -57,9 +89,27 @@ impl Store {
         } = request;
         let t = &self.trees;
 
+        let digest = inbound.content_digest();
+        let mut shared_with = None;
         if let Some(external_id) = &inbound.external_id {
-            if let Some(existing) = t.dedupe.get(keys::dedupe(&inbound.channel, external_id))? {
-                return self.duplicate(&existing);
+            match self.seen(&inbound, external_id, &digest)? {
+                Seen::New => {}
+                Seen::Again(stored) => return self.duplicate(&stored),
+                Seen::Collision(first) => shared_with = Some(first),
+            }
+        }
+        let shared_with = shared_with.and_then(|key| Id::from_bytes(&key[16..]));
+        if let Some(agent) = &inbound.from_agent {
+            let mail = super::agent_mail::AgentMailRequest {
+                inbound: &inbound,
+                agent,
+                inbox: &inbox,
+                now,
+                digest: &digest,
+                shared_with,
+            };
+            if let Some(accepted) = self.ingest_agent_mail(mail)? {
+                return Ok(accepted);
             }
         }
 
@@ -90,8 +140,17 @@ impl Store {
             ),
         };
 
-        let (existing, thread_reason) =
-            self.find_thread(&inbound, &inbox, contact.id, &timeline_channels)?;
+        let sender = SenderRef {
+            contact: Some(contact.id),
+            address: inbound.sender.email.as_deref(),
+            agent: false,
+        };
+        let Thread {
+            conversation: existing,
+            reason: thread_reason,
+            joined_as,
+            related,
+        } = self.find_thread(&inbound, &inbox, &sender, &timeline_channels)?;
         let new_conversation = existing.is_none();
         let message_id = self.ids.next(now);
         let old_conversation = existing.clone();
@@ -110,6 +169,7 @@ impl Store {
             assignment_history: Vec::new(),
             ticket: None,
             ticket_note: None,
+            related: related.iter().map(|r| r.id).collect(),
         });
         conversation.last_message_at = conversation.last_message_at.max(now);
         conversation.message_count += 1;
@@ -128,6 +188,7 @@ impl Store {
             },
             forwarded_by: inbound.forwarded_by.clone(),
             to: inbound.to.clone(),
+            recipients: inbound.recipients.clone(),
             subject: inbound.subject.clone(),
             text: inbound.text.clone(),
             html: inbound.html.clone(),
@@ -142,7 +203,9 @@ impl Store {
                 .collect(),
             flags: inbound.flags.clone(),
             thread_reason,
+            joined_as,
             external_id: inbound.external_id.clone(),
+            external_id_shared_with: shared_with,
             sent_at: inbound.sent_at,
             created_at: now,
             author: None,
@@ -176,17 +239,26 @@ impl Store {
         } else {
             EventKind::ConversationUpdated
         };
-        let stamped = self.stamp(vec![
+        let mut events = vec![
             Event::conversation(kind, &conversation, now),
             Event::message(&conversation, &message, now),
-        ]);
+        ];
+        if let Some(old) = &related {
+            let linked = self.link_related(&mut writes, old, conversation.id, now)?;
+            events.push(Event::conversation(
+                EventKind::ConversationUpdated,
+                &linked,
+                now,
+            ));
+        }
+        let stamped = self.stamp(events);
         stamped.add_to(&mut writes);
         if contact_changed {
             writes.put(TreeId::Contacts, contact.id.to_bytes(), encode(&contact));
             writes.put(TreeId::Identities, &identity_key, contact.id.to_bytes());
         }
         self.put_conversation(&mut writes, old_conversation.as_ref(), &conversation, now)?;
-        let stored_ref = self.put_message(&mut writes, &conversation, &message);
+        let stored_ref = self.put_message(&mut writes, &conversation, &message)?;
         if let Some(thread) = &inbound.thread_hints.thread {
             // The thread's first message registers it; later ones found it.
             if thread_reason != ThreadReason::Thread {
@@ -197,13 +269,7 @@ impl Store {
                 );
             }
         }
-        if let Some(external_id) = &inbound.external_id {
-            writes.put(
-                TreeId::Dedupe,
-                keys::dedupe(&inbound.channel, external_id),
-                stored_ref.clone(),
-            );
-        }
+        self.put_dedupe(&mut writes, &inbound, &stored_ref, &digest)?;
         writes.put(
             TreeId::ContactChannel,
             keys::contact_channel(contact.id, &inbound.channel),
@@ -230,7 +296,45 @@ impl Store {
             new_conversation,
             new_contact,
             thread_reason,
+            agent_reply: false,
+            id_collision: shared_with.is_some(),
         })
+    }
+
+    /// Records `stored_ref` with its content digest under the message's
+    /// external id, beside any other message stored under it.
+    pub(super) fn put_dedupe(
+        &self,
+        writes: &mut WriteSet,
+        inbound: &Inbound,
+        stored_ref: &[u8],
+        digest: &[u8; 32],
+    ) -> Result<(), StoreError> {
+        let Some(external_id) = &inbound.external_id else {
+            return Ok(());
+        };
+        let key = keys::dedupe(&inbound.channel, external_id);
+        let existing = self.trees.dedupe.get(&key)?;
+        let value = dedupe::with_entry(existing.as_deref(), stored_ref, digest);
+        writes.put(TreeId::Dedupe, key, value);
+        Ok(())
+    }
+
+    /// Adds `new` to the related conversations of `old`; returns `old` as
+    /// updated (for its event).
+    fn link_related(
+        &self,
+        writes: &mut WriteSet,
+        old: &Conversation,
+        new: Id,
+        now: Millis,
+    ) -> Result<Conversation, StoreError> {
+        let mut linked = old.clone();
+        if !linked.related.contains(&new) && linked.related.len() < MAX_RELATED {
+            linked.related.push(new);
+        }
+        self.put_conversation(writes, Some(old), &linked, now)?;
+        Ok(linked)
     }
 
     fn duplicate(&self, stored_ref: &[u8]) -> Result<Accepted, StoreError> {
@@ -248,93 +352,198 @@ impl Store {
             new_conversation: false,
             new_contact: false,
             thread_reason: message.thread_reason,
+            agent_reply: message.direction == Direction::Outbound,
+            id_collision: message.external_id_shared_with.is_some(),
         })
     }
 
-    /// The conversation an inbound message joins, and why; `None` for a new one.
-    fn find_thread(
+    /// The conversation an inbound message joins, and why (see the module
+    /// doc for who may join by reference).
+    pub(super) fn find_thread(
         &self,
         inbound: &Inbound,
         inbox: &str,
-        contact: Id,
+        sender: &SenderRef<'_>,
         timeline_channels: &[String],
-    ) -> Result<(Option<Conversation>, ThreadReason), StoreError> {
+    ) -> Result<Thread, StoreError> {
         let hints = &inbound.thread_hints;
+        let mut related: Option<Conversation> = None;
         if let Some(token) = &hints.reply_token {
             if let Some(id) = self.trees.reply_tokens.get(token.as_bytes())? {
                 let conversation: Conversation =
                     self.required(&self.trees.conversations, &id, "conversation")?;
                 if conversation.inbox == inbox {
-                    return Ok((Some(conversation), ThreadReason::ReplyToken));
+                    let candidates = vec![conversation];
+                    let joined =
+                        self.admit(candidates, ThreadReason::ReplyToken, sender, &mut related)?;
+                    if let Some(thread) = joined {
+                        return Ok(thread);
+                    }
                 }
             }
         }
         if let Some(thread) = &hints.thread {
+            // A channel's own thread (a custom channel's group chat) has
+            // many speakers by nature: its id alone joins.
             let reference = keys::thread_ref(&inbound.channel, thread);
-            if let Some(conversation) = self.conversation_by_ref(inbox, &reference)? {
-                return Ok((Some(conversation), ThreadReason::Thread));
+            if let Some(conversation) = self.conversations_by_ref(inbox, &reference)?.pop() {
+                return Ok(Thread {
+                    conversation: Some(conversation),
+                    reason: ThreadReason::Thread,
+                    joined_as: None,
+                    related: None,
+                });
             }
         }
         for id in &hints.in_reply_to {
-            if let Some(conversation) = self.conversation_by_ref(inbox, id)? {
-                return Ok((Some(conversation), ThreadReason::InReplyTo));
+            let candidates = self.conversations_by_ref(inbox, id)?;
+            if let Some(thread) =
+                self.admit(candidates, ThreadReason::InReplyTo, sender, &mut related)?
+            {
+                return Ok(thread);
             }
         }
         for id in hints.references.iter().rev() {
-            if let Some(conversation) = self.conversation_by_ref(inbox, id)? {
-                return Ok((Some(conversation), ThreadReason::References));
+            let candidates = self.conversations_by_ref(inbox, id)?;
+            if let Some(thread) =
+                self.admit(candidates, ThreadReason::References, sender, &mut related)?
+            {
+                return Ok(thread);
             }
         }
         if hints.continue_open {
-            // The latest open one among the channel's and its timeline
-            // siblings' conversations with this contact.
-            let mut latest: Option<Conversation> = None;
-            let channels = std::iter::once(&inbound.channel).chain(timeline_channels);
-            for channel in channels {
-                let Some(id) = self
-                    .trees
-                    .contact_channel
-                    .get(keys::contact_channel(contact, channel))?
-                else {
-                    continue;
-                };
-                let conversation: Conversation =
-                    self.required(&self.trees.conversations, &id, "conversation")?;
-                let open = conversation.status != ConversationStatus::Closed
-                    && conversation.inbox == inbox;
-                if open
-                    && latest
-                        .as_ref()
-                        .is_none_or(|l| l.last_message_at < conversation.last_message_at)
+            if let Some(contact) = sender.contact {
+                if let Some(conversation) =
+                    self.latest_open(inbound, inbox, contact, timeline_channels)?
                 {
-                    latest = Some(conversation);
+                    return Ok(Thread {
+                        conversation: Some(conversation),
+                        reason: ThreadReason::Continued,
+                        joined_as: None,
+                        related: None,
+                    });
                 }
             }
-            if let Some(conversation) = latest {
-                return Ok((Some(conversation), ThreadReason::Continued));
-            }
         }
-        Ok((None, ThreadReason::New))
+        let reason = if related.is_some() {
+            ThreadReason::Related
+        } else {
+            ThreadReason::New
+        };
+        Ok(Thread {
+            conversation: None,
+            reason,
+            joined_as: None,
+            related,
+        })
     }
 
-    fn conversation_by_ref(
+    /// The first of `candidates` the sender belongs to, as a join; the
+    /// first refused one is kept in `related`.
+    fn admit(
+        &self,
+        candidates: Vec<Conversation>,
+        reason: ThreadReason,
+        sender: &SenderRef<'_>,
+        related: &mut Option<Conversation>,
+    ) -> Result<Option<Thread>, StoreError> {
+        for conversation in candidates {
+            match self.participation(&conversation, sender)? {
+                Some(joined_as) => {
+                    return Ok(Some(Thread {
+                        conversation: Some(conversation),
+                        reason,
+                        joined_as: Some(joined_as),
+                        related: None,
+                    }))
+                }
+                None => {
+                    related.get_or_insert(conversation);
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// The latest open conversation with `contact` among the channel's and
+    /// its timeline siblings' conversations.
+    fn latest_open(
+        &self,
+        inbound: &Inbound,
+        inbox: &str,
+        contact: Id,
+        timeline_channels: &[String],
+    ) -> Result<Option<Conversation>, StoreError> {
+        let mut latest: Option<Conversation> = None;
+        let channels = std::iter::once(&inbound.channel).chain(timeline_channels);
+        for channel in channels {
+            let Some(id) = self
+                .trees
+                .contact_channel
+                .get(keys::contact_channel(contact, channel))?
+            else {
+                continue;
+            };
+            let conversation: Conversation =
+                self.required(&self.trees.conversations, &id, "conversation")?;
+            let open =
+                conversation.status != ConversationStatus::Closed && conversation.inbox == inbox;
+            if open
+                && latest
+                    .as_ref()
+                    .is_none_or(|l| l.last_message_at < conversation.last_message_at)
+            {
+                latest = Some(conversation);
+            }
+        }
+        Ok(latest)
+    }
+
+    /// The conversations of the messages stored under `external_id` in the
+    /// inbox, oldest first, once each.
+    fn conversations_by_ref(
         &self,
         inbox: &str,
         external_id: &str,
-    ) -> Result<Option<Conversation>, StoreError> {
-        let Some(stored_ref) = self
+    ) -> Result<Vec<Conversation>, StoreError> {
+        let Some(stored_refs) = self
             .trees
             .external_refs
             .get(keys::external_ref(inbox, external_id))?
         else {
-            return Ok(None);
+            return Ok(Vec::new());
         };
-        let conversation_id = &stored_ref[..16.min(stored_ref.len())];
-        self.trees
-            .conversations
-            .get(conversation_id)?
-            .map(|bytes| decode(&bytes))
-            .transpose()
+        let mut found: Vec<Conversation> = Vec::new();
+        for stored_ref in stored_refs.chunks(32) {
+            let conversation_id = &stored_ref[..16.min(stored_ref.len())];
+            if found.iter().any(|c| c.id.to_bytes() == conversation_id) {
+                continue;
+            }
+            if let Some(bytes) = self.trees.conversations.get(conversation_id)? {
+                found.push(decode(&bytes)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// The value of an `external_refs` entry with `stored_ref` added:
+    /// several different messages may carry one id.
+    pub(super) fn external_refs_with(
+        &self,
+        key: &[u8],
+        stored_ref: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut value = self
+            .trees
+            .external_refs
+            .get(key)?
+            .map(|v| v.to_vec())
+            .unwrap_or_default();
+        let known = value.chunks(32).any(|r| r == stored_ref);
+        if !known && value.len() / 32 < MAX_REFS_PER_ID {
+            value.extend_from_slice(stored_ref);
+        }
+        Ok(value)
     }
 
     pub(super) fn required<T: serde::de::DeserializeOwned>(

@@ -57,6 +57,14 @@ pub fn contact_channel(contact: Id, channel: &str) -> Vec<u8> {
     key
 }
 
+/// `conversation ++ address` -> (): an address that took part in the
+/// conversation (a sender or a To/Cc recipient of one of its messages).
+pub fn participant(conversation: Id, address: &str) -> Vec<u8> {
+    let mut key = conversation.to_bytes().to_vec();
+    key.extend_from_slice(address.as_bytes());
+    key
+}
+
 /// `message ++ index` -> attachment bytes.
 pub fn attachment(message: Id, index: u32) -> Vec<u8> {
     let mut key = message.to_bytes().to_vec();

@@ -99,13 +99,17 @@ impl Store {
         Ok(())
     }
 
-    /// The message stored with this external id on `channel`.
+    /// The message stored with this external id on `channel` (the latest,
+    /// when different messages reused the id).
     pub fn message_by_external_id(
         &self,
         channel: &str,
         external_id: &str,
     ) -> Result<Option<Message>, StoreError> {
-        let Some(stored_ref) = self.trees.dedupe.get(keys::dedupe(channel, external_id))? else {
+        let Some(entries) = self.trees.dedupe.get(keys::dedupe(channel, external_id))? else {
+            return Ok(None);
+        };
+        let Some(stored_ref) = super::dedupe::stored_keys(&entries).last() else {
             return Ok(None);
         };
         self.trees

@@ -6,11 +6,13 @@
 //! transaction each; durability comes from the shared group-commit flush
 //! (`durable`), which callers await before acknowledging anything.
 
+mod agent_mail;
 mod calls;
 mod chat;
 mod contact_links;
 mod contacts;
 mod conversations;
+mod dedupe;
 mod event_log;
 #[cfg(feature = "fault-injection")]
 mod fault;
@@ -24,6 +26,7 @@ mod outbound;
 #[cfg(test)]
 mod outbound_tests;
 mod outbox;
+mod participants;
 mod provider_ids;
 mod read;
 mod records;
@@ -86,6 +89,8 @@ struct Trees {
     media_jobs: sled::Tree,
     /// `channel NUL provider id` -> outbound message (`provider_ids`).
     provider_ids: sled::Tree,
+    /// `conversation ++ address` -> (): who took part (`participants`).
+    participants: sled::Tree,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,6 +174,7 @@ impl Store {
             tickets: tree("tickets")?,
             media_jobs: tree("media_jobs")?,
             provider_ids: tree("provider_ids")?,
+            participants: tree("participants")?,
         };
         schema::check_or_init(&trees.meta, path)?;
         db.flush().map_err(open_error)?;

@@ -143,6 +143,7 @@ impl Store {
                 assignment_history: Vec::new(),
                 ticket: None,
                 ticket_note: None,
+                related: Vec::new(),
             },
             (None, Target::Conversation(_)) => return Err(OutboundError::NotFound),
         };
@@ -178,6 +179,7 @@ impl Store {
                 .take(1)
                 .cloned()
                 .collect(),
+            recipients: Vec::new(),
             subject: conversation.subject.clone(),
             text: Some(request.text.clone()),
             html: request.html.clone(),
@@ -188,6 +190,8 @@ impl Store {
             } else {
                 ThreadReason::New
             },
+            joined_as: None,
+            external_id_shared_with: None,
             external_id: match (&request.message_id_domain, request.private) {
                 (Some(domain), false) => Some(format!(
                     "{}@{domain}",
@@ -239,7 +243,7 @@ impl Store {
         let mut writes = WriteSet::default();
         stamped.add_to(&mut writes);
         self.put_conversation(&mut writes, old.as_ref(), &conversation, now)?;
-        self.put_message(&mut writes, &conversation, &message);
+        self.put_message(&mut writes, &conversation, &message)?;
         if let Some(job) = &job {
             writes.put(TreeId::Outbox, job.key(), encode(job));
         }
@@ -266,7 +270,11 @@ impl Store {
     }
 
     /// The contact with this identity, or a new one (not yet written).
-    fn contact_for(&self, recipient: &Sender, now: Millis) -> Result<Contact, StoreError> {
+    pub(super) fn contact_for(
+        &self,
+        recipient: &Sender,
+        now: Millis,
+    ) -> Result<Contact, StoreError> {
         let key = keys::identity(&recipient.identity.kind, &recipient.identity.handle);
         match self.trees.identities.get(key)? {
             Some(id) => self.required(&self.trees.contacts, &id, "contact"),

@@ -1,20 +1,22 @@
 //! Writing a new message record with its pointers, shared by every write
-//! that adds a message (inbound ingest, outbound replies and notes).
+//! that adds a message (inbound ingest, agents' own-client mail, outbound
+//! replies and notes).
 
 use super::write_set::{TreeId, WriteSet};
-use super::{encode, keys, Store};
+use super::{encode, keys, Store, StoreError};
 use crate::model::{Conversation, Message};
 
 impl Store {
-    /// Records a new message: the record, its conversation pointer, and its
-    /// external id (Message-ID, mid) for threading within the inbox. Returns
-    /// the message's stored key.
+    /// Records a new message: the record, its conversation pointer, its
+    /// external id (Message-ID, mid) for threading within the inbox, and
+    /// its addresses as the conversation's participants. Returns the
+    /// message's stored key.
     pub(super) fn put_message(
         &self,
         writes: &mut WriteSet,
         conversation: &Conversation,
         message: &Message,
-    ) -> Vec<u8> {
+    ) -> Result<Vec<u8>, StoreError> {
         let stored_ref = keys::message(conversation.id, message.id);
         writes.put(TreeId::Messages, &stored_ref, encode(message));
         writes.put(
@@ -23,12 +25,11 @@ impl Store {
             conversation.id.to_bytes(),
         );
         if let Some(external_id) = &message.external_id {
-            writes.put(
-                TreeId::ExternalRefs,
-                keys::external_ref(&conversation.inbox, external_id),
-                stored_ref.clone(),
-            );
+            let key = keys::external_ref(&conversation.inbox, external_id);
+            let value = self.external_refs_with(&key, &stored_ref)?;
+            writes.put(TreeId::ExternalRefs, key, value);
         }
-        stored_ref
+        self.put_participants(writes, message);
+        Ok(stored_ref)
     }
 }

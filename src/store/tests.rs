@@ -20,6 +20,8 @@ pub(super) fn inbound(channel: &str, external_id: &str, from: &str) -> Inbound {
         },
         forwarded_by: None,
         to: vec!["support@example.com".into()],
+        recipients: Vec::new(),
+        from_agent: None,
         thread_hints: ThreadHints::default(),
         subject: Some(format!("subject {external_id}")),
         text: Some("hello".into()),
@@ -95,7 +97,7 @@ async fn replies_thread_and_reopen_and_messages_keep_their_order() {
     let joined = store.ingest(request(reply, 1_000)).unwrap();
     assert_eq!(joined.conversation, root.conversation);
     assert_eq!(joined.thread_reason, ThreadReason::References);
-    let mut direct = inbound("mail", "direct", "b@x.example");
+    let mut direct = inbound("mail", "direct", "a@x.example");
     direct.thread_hints.in_reply_to = vec!["reply".into()];
     let joined = store.ingest(request(direct, 1_000)).unwrap();
     assert_eq!(joined.thread_reason, ThreadReason::InReplyTo);

@@ -26,11 +26,12 @@ pub(super) enum TreeId {
     ReplyTokens,
     Counters,
     Tickets,
+    Participants,
 }
 
 impl Trees {
     /// Every tree a write set can touch, in `TreeId` order.
-    fn all(&self) -> [&sled::Tree; 16] {
+    fn all(&self) -> [&sled::Tree; 17] {
         [
             &self.contacts,
             &self.identities,
@@ -48,6 +49,7 @@ impl Trees {
             &self.reply_tokens,
             &self.counters,
             &self.tickets,
+            &self.participants,
         ]
     }
 }

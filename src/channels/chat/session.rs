@@ -339,6 +339,8 @@ impl Session {
             },
             forwarded_by: None,
             to: Vec::new(),
+            recipients: Vec::new(),
+            from_agent: None,
             thread_hints: ThreadHints {
                 continue_open: true,
                 ..ThreadHints::default()

@@ -140,6 +140,8 @@ pub fn to_inbound(channel: &str, publish: Publish) -> Result<Inbound, ApiError> 
         },
         forwarded_by: None,
         to: Vec::new(),
+        recipients: Vec::new(),
+        from_agent: None,
         thread_hints: ThreadHints {
             // Without a thread, one open conversation per sender.
             continue_open: thread.is_none(),

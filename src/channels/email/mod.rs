@@ -4,6 +4,7 @@
 pub mod auto_reply;
 pub mod compose;
 pub mod forwarded;
+pub mod lenient;
 pub mod notify;
 pub mod parse;
 pub mod receive;

@@ -6,11 +6,19 @@
 //! Parsing uses mail-parser 0.11 inside `catch_unwind`: it has had panics on
 //! corrupt input, and one bad mail must never take the daemon down.
 //!
-//! Sender when the From header gives no address: the Sender header, then the
+//! Sender: the first valid mailbox of the From header. A From header that
+//! does not parse as an address list (`tim@a.example concierge@a.example`,
+//! `Big Bug bb@bug.com`) gives the first valid mailbox among its words and
+//! the message the `malformed_from` flag; one with no valid mailbox at all
+//! gives no address (the conversation then says replies cannot be sent).
+//! When there is no From header at all: the Sender header, then the
 //! envelope reverse path (`with_envelope_sender`), then the Return-Path
-//! header; with none of these the identity handle is `"unknown"` and the
+//! header. With none of these the identity handle is `"unknown"` and the
 //! sender has no email address (one "unknown sender" contact rather than a
 //! refused mail).
+//!
+//! A header block (or a MIME part's) that runs into body text without the
+//! empty line is ended there first (`lenient`), as mail clients read it.
 
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
@@ -18,15 +26,17 @@ use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::html::html_to_text;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::{
-    Address, Encoding, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType,
+    Address, Encoding, HeaderName, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders,
+    PartType,
 };
 
 use super::auto_reply;
 use super::compose::reply_token_of;
 use super::forwarded::{self, OriginalMail};
+use super::lenient;
 use crate::config::{Channel, EmailChannel, Workspace};
 use crate::email_address;
-use crate::inbound::{Identity, Inbound, InboundAttachment, Sender, ThreadHints};
+use crate::inbound::{AgentMail, Identity, Inbound, InboundAttachment, Sender, ThreadHints};
 use crate::model::{MessageFlag, Millis, Party};
 
 /// The identity handle of a mail whose sender address is not known.
@@ -44,6 +54,10 @@ pub struct ParsedMail {
     /// From (else Sender) header: display name and normalised address
     /// (`None` when the header has no usable address).
     pub from: Party,
+    /// The From header is there but is not a valid address list.
+    pub from_malformed: bool,
+    /// The valid mailboxes of the To and Cc headers, normalised, once each.
+    pub recipients: Vec<String>,
     /// The Return-Path header address, normalised; `None` when absent or null.
     pub return_path: Option<String>,
     /// The SMTP envelope reverse path, normalised, if the caller gave it.
@@ -90,19 +104,35 @@ fn guarded(
 }
 
 fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseError> {
+    let repaired = lenient::restore_header_separators(raw);
+    let raw: &[u8] = &repaired;
     let message = MessageParser::default()
         .parse(raw)
         .filter(has_standard_header)
         .ok_or(ParseError::NoHeaders)?;
-    let subject = non_empty(message.subject());
+    // The first Subject header, as mail clients show it (mail-parser's
+    // `subject()` takes the last of repeated ones).
+    let subject = non_empty(
+        message
+            .header_values(HeaderName::Subject)
+            .next()
+            .and_then(HeaderValue::as_text),
+    );
     let body = BodyParts::of(&message);
     let text = text_body(&message, &body);
     let forward = forwarded::find_original(&message, text.as_deref(), subject.as_deref());
+    let (from, from_malformed) = header_party(&message);
+    let mut flags = auto_reply::flags(&message, null_sender);
+    if from_malformed {
+        auto_reply::add_flag(&mut flags, MessageFlag::MalformedFrom);
+    }
     Ok(ParsedMail {
         message_id: message.message_id().and_then(clean_id),
         in_reply_to: ids(message.in_reply_to()),
         references: ids(message.references()),
-        from: header_party(&message),
+        from,
+        from_malformed,
+        recipients: recipients(&message),
         return_path: return_path(message.return_path()),
         envelope_sender: None,
         subject,
@@ -110,7 +140,7 @@ fn parse_unguarded(raw: &[u8], null_sender: bool) -> Result<ParsedMail, ParseErr
         html: html_body(&message, &body),
         attachments: attachments(&message, &body, raw),
         sent_at: sent_at(&message),
-        flags: auto_reply::flags(&message, null_sender),
+        flags,
         forward,
     })
 }
@@ -133,7 +163,7 @@ impl ParsedMail {
     /// Who sent the mail as far as its headers and envelope tell, before
     /// forward attribution.
     pub fn sender_party(&self) -> Party {
-        if self.from.address.is_some() {
+        if self.from.address.is_some() || self.from_malformed {
             return self.from.clone();
         }
         Party {
@@ -169,12 +199,25 @@ impl ParsedMail {
         if attribution.forwarded {
             auto_reply::add_flag(&mut flags, MessageFlag::Forwarded);
         }
+        // An agent's own mail (not a forward of someone else's).
+        let from_agent = attribution
+            .sender
+            .address
+            .as_deref()
+            .filter(|_| !attribution.forwarded)
+            .and_then(|address| workspace.agent_by_address(address))
+            .map(|agent| AgentMail {
+                agent: agent.id.clone(),
+                recipient: self.first_outside_recipient(workspace),
+            });
         Inbound {
             channel: channel.id.clone(),
             external_id: self.message_id.clone(),
             sender: sender(&attribution.sender),
             forwarded_by: attribution.forwarded_by,
             to: recipients,
+            recipients: self.recipients.clone(),
+            from_agent,
             thread_hints: ThreadHints {
                 reply_token,
                 in_reply_to: self.in_reply_to.clone(),
@@ -191,6 +234,22 @@ impl ParsedMail {
             raw: Some(raw.to_vec()),
             postback: None,
         }
+    }
+}
+
+impl ParsedMail {
+    /// The first To/Cc recipient who is neither a team address (any email
+    /// channel's, reply addresses included) nor an agent.
+    fn first_outside_recipient(&self, workspace: &Workspace) -> Option<Sender> {
+        self.recipients
+            .iter()
+            .find(|r| workspace.email_channel_for(r).is_none() && !workspace.is_agent_address(r))
+            .map(|address| {
+                sender(&Party {
+                    name: None,
+                    address: Some(address.clone()),
+                })
+            })
     }
 }
 
@@ -242,32 +301,77 @@ fn ids(value: &HeaderValue<'_>) -> Vec<String> {
     out
 }
 
-/// The From header's first address, else the Sender header's.
-fn header_party(message: &Message<'_>) -> Party {
+/// The From header's first valid mailbox, else the Sender header's, and
+/// whether the From header was malformed (there, but its first address
+/// not a valid mailbox).
+fn header_party(message: &Message<'_>) -> (Party, bool) {
     let from = message.from().map(party).unwrap_or_default();
+    let raw_from = message.header_raw("From").map(str::trim).unwrap_or("");
+    let first_invalid = message
+        .from()
+        .and_then(|a| a.first())
+        .is_some_and(|first| first.address().and_then(email_address::normalize).is_none());
     if from.address.is_some() {
-        return from;
+        return (from, first_invalid);
     }
-    match message.sender().map(party) {
+    // A From header that names nobody readable: the first valid mailbox
+    // among its words. A From that is only a name (`From: Jane`) is not
+    // malformed: the Sender header says who sent it.
+    let malformed = raw_from.contains('@');
+    if let Some(address) = email_address::first_valid_mailbox(raw_from) {
+        let name = from.name.filter(|n| !n.contains('@'));
+        return (
+            Party {
+                name,
+                address: Some(address),
+            },
+            true,
+        );
+    }
+    let party = match message.sender().map(party) {
         Some(sender) if sender.address.is_some() => Party {
             name: sender.name.or(from.name),
             address: sender.address,
         },
         _ => from,
+    };
+    (party, malformed)
+}
+
+/// The first valid mailbox of an address list, with its display name.
+fn party(address: &Address<'_>) -> Party {
+    let valid = address.iter().find_map(|addr| {
+        let normalized = addr.address().and_then(email_address::normalize)?;
+        Some((addr, normalized))
+    });
+    let Some((addr, normalized)) = valid else {
+        let name = address.first().and_then(|a| non_empty(a.name()));
+        return Party {
+            name,
+            address: None,
+        };
+    };
+    let name = non_empty(addr.name())
+        .filter(|n| email_address::normalize(n).as_deref() != Some(normalized.as_str()));
+    Party {
+        name,
+        address: Some(normalized),
     }
 }
 
-fn party(address: &Address<'_>) -> Party {
-    let Some(first) = address.first() else {
-        return Party::default();
-    };
-    let normalized = first.address().and_then(email_address::normalize);
-    let name = non_empty(first.name())
-        .filter(|n| normalized.is_none() || email_address::normalize(n) != normalized);
-    Party {
-        name,
-        address: normalized,
+/// The valid mailboxes of the To and Cc headers, normalised, once each.
+fn recipients(message: &Message<'_>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for list in [message.to(), message.cc()].into_iter().flatten() {
+        for addr in list.iter() {
+            if let Some(address) = addr.address().and_then(email_address::normalize) {
+                if !out.contains(&address) {
+                    out.push(address);
+                }
+            }
+        }
     }
+    out
 }
 
 /// The last Return-Path address; `None` for `<>` or none.

@@ -460,8 +460,22 @@ pub async fn submit(
         &checked,
         now,
     );
-    // A replay is answered like the first time, before any limit counts it.
-    match app.store.message_by_external_id(&channel, &external_id) {
+    let header_text = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(500).collect::<String>())
+    };
+    let context = Context {
+        origin: header_text(header::ORIGIN),
+        page: header_text(header::REFERER),
+        user_agent: header_text(header::USER_AGENT),
+    };
+    let inbound = submit::inbound(&channel, checked.clone(), external_id, &context, now);
+    // A replay (the same submission again) is answered like the first
+    // time, before any limit counts it; a different submission under the
+    // same id (a render token used twice) is stored as its own.
+    match app.store.stored_before(&inbound) {
         Ok(Some(first)) => {
             tracing::info!(%channel, conversation = %first.conversation, "form submission replayed");
             return posted.success(first.id);
@@ -491,18 +505,6 @@ pub async fn submit(
             )
             .await;
     }
-    let header_text = |name: header::HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.chars().take(500).collect::<String>())
-    };
-    let context = Context {
-        origin: header_text(header::ORIGIN),
-        page: header_text(header::REFERER),
-        user_agent: header_text(header::USER_AGENT),
-    };
-    let inbound = submit::inbound(&channel, checked, external_id, &context, now);
     match submit::store(&app, &channel, &form, inbound, now).await {
         Ok(accepted) => {
             tracing::info!(

@@ -123,6 +123,8 @@ pub fn inbound(
         },
         forwarded_by: None,
         to: Vec::new(),
+        recipients: Vec::new(),
+        from_agent: None,
         thread_hints: ThreadHints::default(),
         subject: Some(checked.subject),
         text: Some(checked.text),

@@ -73,6 +73,9 @@ fn message(direction: Direction, from: Option<&str>, at: Millis, text: &str) -> 
         attachments: Vec::new(),
         flags: Vec::new(),
         thread_reason: ThreadReason::Continued,
+        joined_as: None,
+        external_id_shared_with: None,
+        recipients: Vec::new(),
         external_id: None,
         sent_at: (direction == Direction::Inbound).then_some(at),
         created_at: at,
@@ -115,6 +118,7 @@ fn delivery(channel: Channel, from: &str, ago: Millis, text: &str) -> OutboundDe
             assignment_history: Vec::new(),
             ticket: None,
             ticket_note: None,
+            related: Vec::new(),
         },
         contact,
         history: vec![

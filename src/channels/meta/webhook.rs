@@ -377,6 +377,8 @@ pub(crate) fn inbound(
         },
         forwarded_by: None,
         to: Vec::new(),
+        recipients: Vec::new(),
+        from_agent: None,
         thread_hints: ThreadHints {
             continue_open: true,
             ..ThreadHints::default()
