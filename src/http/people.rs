@@ -150,14 +150,17 @@ pub async fn patch_contact(
             return Err(ApiError::bad("owner", format!("no agent \"{owner}\"")));
         }
     }
-    if let Some(Some(email)) = &body.email {
-        if crate::email_address::normalize(email).is_none() {
-            return Err(ApiError::bad("email", "expected an email address"));
-        }
-    }
+    // One valid mailbox, stored normalised (as every address is).
+    let email = match body.email {
+        Some(Some(email)) => Some(Some(
+            crate::email_address::normalize(&email)
+                .ok_or_else(|| ApiError::bad("email", "expected one valid email address"))?,
+        )),
+        other => other,
+    };
     let patch = ContactPatch {
         name: body.name,
-        email: body.email,
+        email,
         phone: body.phone,
         owner: body.owner,
     };

@@ -9,7 +9,7 @@ use crate::config::ChannelKind;
 use crate::ids::Id;
 use crate::model::{
     Author, Contact, Conversation, ConversationStatus, DeliveryState, DeliveryStatus, Direction,
-    Message, MessageFlag, MessageTemplate, Party, ThreadReason,
+    Message, MessageFlag, MessageTemplate, Participation, Party, ThreadReason,
 };
 
 #[derive(Serialize)]
@@ -91,6 +91,12 @@ pub struct ConversationView {
     pub ticket_note: Option<String>,
     /// What can be sent now on a messaging channel (`null` for email).
     pub reply_window: Option<ReplyWindowView>,
+    /// Conversations linked to this one: started by someone who answered
+    /// it without belonging to it, or the one this was started from.
+    pub related: Vec<Id>,
+    /// Why no reply can be sent (an email contact without a valid
+    /// address); `null` when replies can go out.
+    pub reply_problem: Option<String>,
 }
 
 /// A messaging window: `standard`, `human_agent`, `template_only` or
@@ -128,7 +134,33 @@ pub fn conversation_view(
                 None
             }
         });
-    ConversationView::new(conversation, contact).with_reply_window(window)
+    let problem = app
+        .workspace()
+        .channel(&conversation.channel)
+        .and_then(|channel| reply_problem(&channel.kind, contact.as_ref()));
+    let mut view = ConversationView::new(conversation, contact).with_reply_window(window);
+    view.reply_problem = problem;
+    view
+}
+
+/// Why a reply cannot go out to `contact` on a channel of `kind`: email
+/// (and forms, answered by email) need one valid address.
+pub fn reply_problem(kind: &ChannelKind, contact: Option<&Contact>) -> Option<String> {
+    if !matches!(kind, ChannelKind::Email(_) | ChannelKind::Form(_)) {
+        return None;
+    }
+    let email = contact.and_then(|c| c.email.as_deref());
+    match email.map(|e| (e, crate::email_address::normalize(e))) {
+        Some((_, Some(_))) => None,
+        Some((email, None)) => Some(format!(
+            "the contact's address \"{email}\" is not a valid mailbox; set a valid email on the contact to reply"
+        )),
+        None => Some(
+            "the sender's address could not be read from the mail (its From header has no valid \
+             mailbox); set an email on the contact to reply"
+                .to_string(),
+        ),
+    }
 }
 
 #[derive(Serialize)]
@@ -175,6 +207,8 @@ impl ConversationView {
             ticket: c.ticket,
             ticket_note: c.ticket_note,
             reply_window: None,
+            related: c.related,
+            reply_problem: None,
         }
     }
 
@@ -203,13 +237,23 @@ pub struct MessageView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub forwarded_by: Option<Party>,
     pub to: Vec<String>,
+    /// Whom the sender addressed (an email's To and Cc headers).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recipients: Vec<String>,
     pub subject: Option<String>,
     pub text: Option<String>,
     pub html: Option<String>,
     pub attachments: Vec<AttachmentView>,
     pub flags: Vec<MessageFlag>,
     pub thread_reason: ThreadReason,
+    /// For a message that joined by reference: `contact`, `recipient` or
+    /// `agent`, why its sender belongs to the conversation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joined_as: Option<Participation>,
     pub external_id: Option<String>,
+    /// A different message stored before under the same external id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id_shared_with: Option<Id>,
     pub sent_at: Option<String>,
     pub created_at: String,
     pub private: bool,
@@ -265,13 +309,16 @@ impl From<Message> for MessageView {
             from: m.from,
             forwarded_by: m.forwarded_by,
             to: m.to,
+            recipients: m.recipients,
             subject: m.subject,
             text: m.text,
             html: m.html,
             attachments,
             flags: m.flags,
             thread_reason: m.thread_reason,
+            joined_as: m.joined_as,
             external_id: m.external_id,
+            external_id_shared_with: m.external_id_shared_with,
             sent_at: m.sent_at.map(rfc3339),
             created_at: rfc3339(m.created_at),
             private: m.private,

@@ -200,6 +200,7 @@ fn check_can_send(
     template: bool,
 ) -> Result<(), PostError> {
     check_email_can_send(app, channel)?;
+    check_recipient(app, channel, conversation)?;
     check_sms_opt_out(app, channel, conversation)?;
     let Some(provider) = Provider::of(channel) else {
         return Ok(());
@@ -219,6 +220,19 @@ fn check_can_send(
                 window: Some(window::window_at(provider, last, now)),
             })
         })
+}
+
+/// An email reply needs one valid address to go to: `422` instead of a
+/// delivery job that could only fail.
+fn check_recipient(app: &App, channel: &Channel, conversation: Id) -> Result<(), PostError> {
+    let contact = match app.store.conversation(conversation)? {
+        Some(conversation) => app.store.contact(conversation.contact)?,
+        None => None,
+    };
+    match super::views::reply_problem(&channel.kind, contact.as_ref()) {
+        Some(problem) => Err(ApiError::Unprocessable(problem).into()),
+        None => Ok(()),
+    }
 }
 
 /// A person who texted STOP on an SMS channel gets no more messages
