@@ -27,7 +27,7 @@ pub enum EventKind {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum EventPayload {
-    Conversation(Conversation),
+    Conversation(Box<Conversation>),
     Message(Box<Message>),
     Status { message: Id, status: DeliveryStatus },
 }
@@ -51,7 +51,7 @@ impl Event {
             kind,
             inbox: conversation.inbox.clone(),
             conversation: conversation.id,
-            payload: EventPayload::Conversation(conversation.clone()),
+            payload: EventPayload::Conversation(Box::new(conversation.clone())),
             at,
         }
     }

@@ -200,7 +200,7 @@ fn render(app: &App, event: Event) -> Value {
     let payload = match event.payload {
         EventPayload::Conversation(conversation) => {
             let contact = app.store.contact(conversation.contact).ok().flatten();
-            json!(super::views::conversation_view(app, conversation, contact))
+            json!(super::views::conversation_view(app, *conversation, contact))
         }
         EventPayload::Message(message) => json!(MessageView::from(*message)),
         EventPayload::Status { message, status } => {

@@ -45,7 +45,7 @@ impl Store {
         let Some(stored_ref) = super::dedupe::stored_keys(&entries).next() else {
             return Ok(None);
         };
-        let mut message: Message = self.required(&t.messages, &stored_ref, "message")?;
+        let mut message: Message = self.required(&t.messages, stored_ref, "message")?;
         let first = message.call.is_none();
         let mut call = match message.call.take() {
             Some(call) => call,
@@ -85,7 +85,7 @@ impl Store {
         events.push(Event::message(&conversation, &message, now));
         let stamped = self.stamp(events);
         stamped.add_to(&mut writes);
-        writes.put(TreeId::Messages, &stored_ref, encode(&message));
+        writes.put(TreeId::Messages, stored_ref, encode(&message));
         self.commit(&writes)?;
         self.mark_committed(&stamped);
         Ok(Some(CallChange { message, applied }))

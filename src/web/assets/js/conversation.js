@@ -49,7 +49,12 @@ export function renderConversation(view, id) {
           h('li', {}, `${a.agent ? agentName(a.agent) : 'Unassigned'} · by ${a.by.replace(/^agent:/, '')} · ${fullTime(a.at)}`)))
         : h('p', { class: 'muted' }, 'Never assigned.'),
       c.ticket ? h('p', {}, 'Ticket: ', h('a', { href: '#/tickets/' }, c.ticket)) : null,
-      c.ticket_note ? h('p', { class: 'muted' }, c.ticket_note) : null);
+      c.ticket_note ? h('p', { class: 'muted' }, c.ticket_note) : null,
+      c.reply_problem ? h('p', { class: 'muted', id: 'reply-problem' }, c.reply_problem) : null,
+      (c.related || []).length
+        ? h('div', { id: 'related' }, h('h2', {}, 'Related conversations'),
+          h('ul', {}, c.related.map((r) => h('li', {}, h('a', { href: `#/c/${r}` }, r)))))
+        : null);
     if (contactShown !== c.contact.id) {
       contactShown = c.contact.id;
       renderContact(panel, c.contact.id, id, history);

@@ -17,7 +17,9 @@ const REASONS = {
   new: 'Started this conversation', in_reply_to: 'Threaded by In-Reply-To',
   references: 'Threaded by References', reply_token: 'Sent to the conversation’s reply address',
   continued: 'Continues the sender’s open conversation', thread: 'Threaded by the channel’s thread id',
+  related: 'Answered a conversation the sender does not belong to: started this one, linked as related',
 };
+const JOINED = { contact: ' (the contact)', recipient: ' (a recipient of this conversation)', agent: ' (an agent)' };
 
 /** The frame's own policy: no scripts, no fetches; images only when shown. */
 function frameDocument(html, showImages) {
@@ -127,7 +129,7 @@ export function messageItem(message, onRetry) {
   const classes = ['msg', note ? 'note' : message.direction];
   const attachments = message.attachments || [];
   return h('li', { class: classes.join(' '), dataset: { id: message.id, direction: message.direction, private: String(note) } },
-    h('div', { class: 'head', title: REASONS[message.thread_reason] || message.thread_reason || '' },
+    h('div', { class: 'head', title: (REASONS[message.thread_reason] || message.thread_reason || '') + (JOINED[message.joined_as] || '') },
       note ? h('strong', { class: 'note-label' }, 'Private note') : null,
       h('strong', {}, author(message)),
       h('span', {}, kindLabel(kind)),
