@@ -67,6 +67,12 @@ pub struct Inbound {
     pub recipients: Vec<String>,
     /// Set when the sender is an agent writing from their own mail client.
     pub from_agent: Option<AgentMail>,
+    /// The external id is a key the sender chose for one message (a custom
+    /// channel's idempotency key, a form's single-use render token): the
+    /// same id from the same sender is that message whatever it says now;
+    /// from another sender it is another message. Otherwise (Message-IDs,
+    /// provider ids) the content must match too.
+    pub id_names_message: bool,
     pub thread_hints: ThreadHints,
     pub subject: Option<String>,
     pub text: Option<String>,
@@ -94,7 +100,8 @@ pub struct AgentMail {
 }
 
 impl Inbound {
-    /// A digest of what the message says and who says it: the sender's
+    /// A digest of what the message says and who says it (only who, for
+    /// `id_names_message`): the sender's
     /// identity, subject, text (line ends and trailing spaces normalised),
     /// HTML, attachments (name, type, bytes), button payload and channel
     /// thread. Two deliveries of one message have the same digest however
@@ -109,6 +116,9 @@ impl Inbound {
         };
         field(self.sender.identity.kind.as_bytes());
         field(self.sender.identity.handle.as_bytes());
+        if self.id_names_message {
+            return hash.finalize().into();
+        }
         field(normalized_text(self.subject.as_deref()).as_bytes());
         field(normalized_text(self.text.as_deref()).as_bytes());
         field(normalized_text(self.html.as_deref()).as_bytes());
@@ -152,6 +162,7 @@ mod tests {
             to: vec!["support@example.com".into()],
             recipients: Vec::new(),
             from_agent: None,
+            id_names_message: false,
             thread_hints: ThreadHints::default(),
             subject: Some("Printer".into()),
             text: Some(text.into()),

@@ -36,6 +36,7 @@ fn old_mail(n: usize) -> Inbound {
         to: vec!["support@example.com".into()],
         recipients: Vec::new(),
         from_agent: None,
+        id_names_message: false,
         thread_hints: ThreadHints::default(),
         subject: Some(format!("Question from last season {n}")),
         text: Some("hello".into()),

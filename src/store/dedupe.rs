@@ -96,11 +96,12 @@ impl Store {
     }
 }
 
-/// For entries stored before digests were kept: the same sender and the
-/// same text.
+/// For entries stored before digests were kept: the same sender and (unless
+/// the id names the message) the same text.
 fn same_message(stored: &Message, inbound: &Inbound) -> bool {
     stored.from.address.as_deref() == Some(inbound.sender.identity.handle.as_str())
-        && normalized_text(stored.text.as_deref()) == normalized_text(inbound.text.as_deref())
+        && (inbound.id_names_message
+            || normalized_text(stored.text.as_deref()) == normalized_text(inbound.text.as_deref()))
 }
 
 #[cfg(test)]

@@ -22,6 +22,7 @@ pub(super) fn inbound(channel: &str, external_id: &str, from: &str) -> Inbound {
         to: vec!["support@example.com".into()],
         recipients: Vec::new(),
         from_agent: None,
+        id_names_message: false,
         thread_hints: ThreadHints::default(),
         subject: Some(format!("subject {external_id}")),
         text: Some("hello".into()),

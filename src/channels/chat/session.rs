@@ -341,6 +341,7 @@ impl Session {
             to: Vec::new(),
             recipients: Vec::new(),
             from_agent: None,
+            id_names_message: false,
             thread_hints: ThreadHints {
                 continue_open: true,
                 ..ThreadHints::default()

@@ -142,6 +142,7 @@ pub fn to_inbound(channel: &str, publish: Publish) -> Result<Inbound, ApiError> 
         to: Vec::new(),
         recipients: Vec::new(),
         from_agent: None,
+        id_names_message: true,
         thread_hints: ThreadHints {
             // Without a thread, one open conversation per sender.
             continue_open: thread.is_none(),

@@ -218,6 +218,7 @@ impl ParsedMail {
             to: recipients,
             recipients: self.recipients.clone(),
             from_agent,
+            id_names_message: false,
             thread_hints: ThreadHints {
                 reply_token,
                 in_reply_to: self.in_reply_to.clone(),

@@ -125,6 +125,7 @@ pub fn inbound(
         to: Vec::new(),
         recipients: Vec::new(),
         from_agent: None,
+        id_names_message: true,
         thread_hints: ThreadHints::default(),
         subject: Some(checked.subject),
         text: Some(checked.text),

@@ -379,6 +379,7 @@ pub(crate) fn inbound(
         to: Vec::new(),
         recipients: Vec::new(),
         from_agent: None,
+        id_names_message: false,
         thread_hints: ThreadHints {
             continue_open: true,
             ..ThreadHints::default()
