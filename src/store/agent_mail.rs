@@ -16,8 +16,8 @@ use crate::events::{Event, EventKind};
 use crate::ids::Id;
 use crate::inbound::{AgentMail, Inbound};
 use crate::model::{
-    AssignmentRecord, AttachmentMeta, Author, Conversation, ConversationStatus, DeliveryState,
-    DeliveryStatus, Direction, Message, Millis, Participation, Party, ThreadReason,
+    AssignmentRecord, Author, Conversation, ConversationStatus, DeliveryState, DeliveryStatus,
+    Direction, Message, Millis, Participation, Party, ThreadReason,
 };
 
 /// One agent mail to record.
@@ -130,15 +130,7 @@ impl Store {
             subject: inbound.subject.clone(),
             text: inbound.text.clone(),
             html: inbound.html.clone(),
-            attachments: inbound
-                .attachments
-                .iter()
-                .map(|a| AttachmentMeta {
-                    name: a.name.clone(),
-                    content_type: a.content_type.clone(),
-                    size: a.bytes.len() as u64,
-                })
-                .collect(),
+            attachments: super::records::attachment_meta(inbound),
             flags: inbound.flags.clone(),
             thread_reason: if joined { reason } else { ThreadReason::New },
             joined_as: joined.then_some(Participation::Agent),
@@ -175,16 +167,7 @@ impl Store {
         self.put_conversation(&mut writes, old.as_ref(), &conversation, now)?;
         let stored_ref = self.put_message(&mut writes, &conversation, &message)?;
         self.put_dedupe(&mut writes, inbound, &stored_ref, digest)?;
-        for (index, attachment) in inbound.attachments.iter().enumerate() {
-            writes.put(
-                TreeId::Attachments,
-                keys::attachment(message.id, index as u32),
-                attachment.bytes.clone(),
-            );
-        }
-        if let Some(bytes) = &inbound.raw {
-            writes.put(TreeId::Raw, message.id.to_bytes(), bytes.clone());
-        }
+        self.put_inbound_bytes(&mut writes, message.id, inbound);
         self.commit(&writes)?;
         self.mark_committed(&stamped);
         Ok(Some(Accepted {

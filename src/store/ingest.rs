@@ -17,8 +17,8 @@ use crate::events::{Event, EventKind};
 use crate::ids::Id;
 use crate::inbound::Inbound;
 use crate::model::{
-    AttachmentMeta, Contact, Conversation, ConversationStatus, Direction, Message, Millis,
-    Participation, Party, ThreadReason,
+    Contact, Conversation, ConversationStatus, Direction, Message, Millis, Participation, Party,
+    ThreadReason,
 };
 
 /// The most related conversations one conversation lists.
@@ -192,15 +192,7 @@ impl Store {
             subject: inbound.subject.clone(),
             text: inbound.text.clone(),
             html: inbound.html.clone(),
-            attachments: inbound
-                .attachments
-                .iter()
-                .map(|a| AttachmentMeta {
-                    name: a.name.clone(),
-                    content_type: a.content_type.clone(),
-                    size: a.bytes.len() as u64,
-                })
-                .collect(),
+            attachments: super::records::attachment_meta(&inbound),
             flags: inbound.flags.clone(),
             thread_reason,
             joined_as,
@@ -275,16 +267,7 @@ impl Store {
             keys::contact_channel(contact.id, &inbound.channel),
             conversation.id.to_bytes(),
         );
-        for (index, attachment) in inbound.attachments.iter().enumerate() {
-            writes.put(
-                TreeId::Attachments,
-                keys::attachment(message_id, index as u32),
-                attachment.bytes.clone(),
-            );
-        }
-        if let Some(bytes) = &inbound.raw {
-            writes.put(TreeId::Raw, message_id.to_bytes(), bytes.clone());
-        }
+        self.put_inbound_bytes(&mut writes, message_id, &inbound);
         self.commit(&writes)?;
         self.mark_committed(&stamped);
 

@@ -4,6 +4,9 @@
 
 use super::write_set::{TreeId, WriteSet};
 use super::{encode, keys, Store, StoreError};
+use crate::ids::Id;
+use crate::inbound::Inbound;
+use crate::model::AttachmentMeta;
 use crate::model::{Conversation, Message};
 
 impl Store {
@@ -32,4 +35,33 @@ impl Store {
         self.put_participants(writes, message);
         Ok(stored_ref)
     }
+
+    /// Writes the bytes an inbound message came with: its attachments and,
+    /// where the channel has them, the raw bytes as received.
+    pub(super) fn put_inbound_bytes(&self, writes: &mut WriteSet, message: Id, inbound: &Inbound) {
+        for (index, attachment) in inbound.attachments.iter().enumerate() {
+            writes.put(
+                TreeId::Attachments,
+                keys::attachment(message, index as u32),
+                attachment.bytes.clone(),
+            );
+        }
+        if let Some(bytes) = &inbound.raw {
+            writes.put(TreeId::Raw, message.to_bytes(), bytes.clone());
+        }
+    }
+}
+
+/// What a message record keeps of an inbound message's attachments (the
+/// bytes go to `put_inbound_bytes`).
+pub(super) fn attachment_meta(inbound: &Inbound) -> Vec<AttachmentMeta> {
+    inbound
+        .attachments
+        .iter()
+        .map(|a| AttachmentMeta {
+            name: a.name.clone(),
+            content_type: a.content_type.clone(),
+            size: a.bytes.len() as u64,
+        })
+        .collect()
 }
