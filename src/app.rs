@@ -9,6 +9,7 @@ use arc_swap::ArcSwap;
 
 use crate::clock::Clock;
 use crate::config::{MetricsSettings, Workspace};
+use crate::disk_space::DiskSpace;
 use crate::metrics::Metrics;
 use crate::model::Millis;
 use crate::presence::Presence;
@@ -43,6 +44,9 @@ pub struct App {
     pub chat: crate::channels::chat::ChatHub,
     /// The web inbox: passwords, browser sessions, sign-in throttling.
     pub web: crate::web::WebState,
+    /// The storage folder's free space against its reserve: every door
+    /// asks before taking a message.
+    pub disk: Arc<DiskSpace>,
 }
 
 impl App {
@@ -56,7 +60,9 @@ impl App {
         metrics.describe(&workspace);
         store.observe_flushes(metrics.flush_observer());
         let web = crate::web::WebState::open(tokens.storage_dir());
+        let disk = Arc::new(DiskSpace::new(tokens.storage_dir(), 0));
         App {
+            disk,
             web,
             workspace: ArcSwap::from_pointee(workspace),
             store,

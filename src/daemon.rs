@@ -20,6 +20,7 @@ use crate::channels::meta::profile;
 use crate::channels::meta::send::MetaSender;
 use crate::clock::SystemClock;
 use crate::config::{self, Config};
+use crate::disk_space::{self, DiskSpace};
 use crate::outbox::{OutboxWorker, Senders};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenRegistry;
@@ -107,6 +108,8 @@ pub async fn run(
 ) -> Result<(), DaemonError> {
     install_crypto_provider();
     std::fs::create_dir_all(&config.storage.path)?;
+    let min_free = config.storage.min_free_bytes;
+    disk_space::emergency::release_if_low(&config.storage.path, min_free);
     let store = Store::open_with_cache(&config.storage.path, config.storage.cache_bytes)?;
     let tokens = TokenRegistry::new(&config.storage.path);
     let mut app = App::new(
@@ -128,6 +131,9 @@ pub async fn run(
     };
     app.relay_configured = senders.email.is_some();
     app.metrics_settings = config.metrics.clone();
+    app.disk = Arc::new(DiskSpace::new(&config.storage.path, min_free));
+    // Logs at once when the daemon starts below the reserve.
+    app.disk.status();
     if let Some(smtp) = &config.smtp {
         app.hostname = smtp.hostname.clone();
     }
@@ -167,6 +173,7 @@ pub async fn run(
     tasks.spawn(outbox.run(shutdown.clone()));
     tasks.spawn(media::run(app.clone(), shutdown.clone()));
     tasks.spawn(crate::memory_trim::run(shutdown.clone()));
+    tasks.spawn(disk_space::watch(app.disk.clone(), shutdown.clone()));
     tasks.spawn(crate::retention::run(
         app.clone(),
         config.storage.event_retention,

@@ -6,6 +6,7 @@
 
 use crate::app::App;
 use crate::automations;
+use crate::disk_space::LowDiskSpace;
 use crate::inbound::Inbound;
 use crate::routing;
 use crate::store::{Accepted, IngestRequest, StoreError};
@@ -19,6 +20,10 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("the ingest task failed: {0}")]
     Task(String),
+    /// The storage folder is below its free-space reserve; the sender
+    /// should retry later.
+    #[error(transparent)]
+    InsufficientStorage(#[from] LowDiskSpace),
 }
 
 impl IngestError {
@@ -35,6 +40,10 @@ pub async fn ingest(app: &App, inbound: Inbound) -> Result<Accepted, IngestError
     let channel = workspace
         .channel(&inbound.channel)
         .ok_or_else(|| IngestError::UnknownChannel(inbound.channel.clone()))?;
+    if let Err(low) = app.disk.check_now() {
+        app.metrics.storage_refused("ingest");
+        return Err(low.into());
+    }
     let identity = &inbound.sender.identity;
     let assignment = if automations::routing_waits_for_consent(
         app,

@@ -31,6 +31,7 @@ pub mod channels;
 pub mod clock;
 pub mod config;
 pub mod daemon;
+pub mod disk_space;
 pub mod email_address;
 pub mod events;
 pub mod http;

@@ -47,12 +47,14 @@ pub enum SmtpRejection {
     Busy,
     /// A temporary failure storing the message (`451`).
     StoreFailure,
+    /// `452 4.3.1`: the storage folder is below its free-space reserve.
+    InsufficientStorage,
     /// Bad syntax, bad sequence, or a message that is not a mail.
     Malformed,
 }
 
 impl SmtpRejection {
-    pub const ALL: [SmtpRejection; 9] = [
+    pub const ALL: [SmtpRejection; 10] = [
         SmtpRejection::UnknownRecipient,
         SmtpRejection::TooManyRecipients,
         SmtpRejection::TooBig,
@@ -61,6 +63,7 @@ impl SmtpRejection {
         SmtpRejection::Timeout,
         SmtpRejection::Busy,
         SmtpRejection::StoreFailure,
+        SmtpRejection::InsufficientStorage,
         SmtpRejection::Malformed,
     ];
 
@@ -74,6 +77,7 @@ impl SmtpRejection {
             SmtpRejection::Timeout => "timeout",
             SmtpRejection::Busy => "busy",
             SmtpRejection::StoreFailure => "store_failure",
+            SmtpRejection::InsufficientStorage => "insufficient_storage",
             SmtpRejection::Malformed => "malformed",
         }
     }
@@ -117,7 +121,14 @@ pub struct Metrics {
     flushes: Arc<FlushMetrics>,
     resident_memory: IntGauge,
     open_fds: IntGauge,
+    storage_free: IntGauge,
+    storage_min_free: IntGauge,
+    storage_refusals: IntCounterVec,
 }
+
+/// The `door` label of `switchboard_storage_refusals_total`: where a
+/// message was refused because the storage folder is below its reserve.
+pub const STORAGE_REFUSAL_DOORS: [&str; 3] = ["smtp", "http", "ingest"];
 
 /// The SMTP receiver's metrics; cheap to clone (handles share the values).
 #[derive(Clone)]
@@ -297,6 +308,28 @@ impl Metrics {
                 "switchboard_process_open_fds",
                 "Open file descriptors of the daemon, from /proc/self/fd.",
             ),
+            storage_free: gauge(
+                "switchboard_storage_free_bytes",
+                "Free space of the storage folder's filesystem (what the daemon may write).",
+            ),
+            storage_min_free: gauge(
+                "switchboard_storage_min_free_bytes",
+                "The free-space reserve ([storage] min_free_mib): below it new messages are \
+                 refused.",
+            ),
+            storage_refusals: {
+                let refusals = counters(
+                    "switchboard_storage_refusals_total",
+                    "Messages and requests refused because the storage folder was below its \
+                     free-space reserve, by door (smtp: MAIL FROM or DATA; http: a webhook or \
+                     API write; ingest: a message already received, the widget's included).",
+                    "door",
+                );
+                for door in STORAGE_REFUSAL_DOORS {
+                    refusals.with_label_values(&[door]);
+                }
+                refusals
+            },
             registry: r,
         }
     }
@@ -389,6 +422,22 @@ impl Metrics {
     /// What the store calls after every group-commit flush.
     pub fn flush_observer(&self) -> Arc<dyn crate::store::FlushObserver> {
         self.flushes.clone()
+    }
+
+    /// A message or request refused for space at `door` (one of
+    /// [`STORAGE_REFUSAL_DOORS`]).
+    pub fn storage_refused(&self, door: &str) {
+        self.storage_refusals.with_label_values(&[door]).inc();
+    }
+
+    /// The storage folder's free space and reserve, as of the scrape.
+    pub fn storage_space(&self, status: &crate::disk_space::SpaceStatus) {
+        if let Some(free) = status.free_bytes {
+            self.storage_free
+                .set(i64::try_from(free).unwrap_or(i64::MAX));
+        }
+        self.storage_min_free
+            .set(i64::try_from(status.min_free_bytes).unwrap_or(i64::MAX));
     }
 
     /// The text exposition of every metric, after reading the values only

@@ -74,6 +74,9 @@ pub struct StorageSettings {
     pub cache_bytes: u64,
     /// How long the event log keeps events (`event_retention_days`).
     pub event_retention: std::time::Duration,
+    /// Free space the storage folder's filesystem must keep: below it new
+    /// messages are refused (`min_free_mib`; 0 turns the reserve off).
+    pub min_free_bytes: u64,
 }
 
 #[derive(Debug, Clone)]

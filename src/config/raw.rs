@@ -9,6 +9,7 @@ pub struct RawStorage {
     pub path: String,
     pub cache_mib: Option<u64>,
     pub event_retention_days: Option<u32>,
+    pub min_free_mib: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -175,12 +175,14 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     for (path, message) in found {
         problems.add(path, message);
     }
+    let smtp = smtp.and_then(|s| smtp_settings(s, base, &mut problems));
+    let largest_message = smtp.as_ref().map(|s| s.max_message_bytes);
     let storage = storage.map(|s| StorageSettings {
         path: base.join(s.path),
         cache_bytes: storage_cache_bytes(s.cache_mib, &mut problems),
         event_retention: event_retention(s.event_retention_days, &mut problems),
+        min_free_bytes: storage_min_free_bytes(s.min_free_mib, largest_message, &mut problems),
     });
-    let smtp = smtp.and_then(|s| smtp_settings(s, base, &mut problems));
     let mut delivery_problems = Vec::new();
     let hostname = smtp
         .as_ref()
@@ -743,6 +745,44 @@ fn storage_cache_bytes(cache_mib: Option<u64>, problems: &mut Problems) -> u64 {
     }
 }
 
+/// The reserve when `[storage] min_free_mib` is not set: 256 MiB, or four
+/// of the largest mails SMTP accepts when that is more (a mail is stored at
+/// up to about twice its size, raw and decoded, and several are written at
+/// once).
+const DEFAULT_MIN_FREE_BYTES: u64 = 256 * 1024 * 1024;
+
+/// `[storage] min_free_mib`: 0 (no reserve) or at least twice the largest
+/// mail SMTP accepts, so that the mail being written always fits; default
+/// the larger of 256 MiB and 4 × `smtp.max_message_bytes`.
+fn storage_min_free_bytes(
+    min_free_mib: Option<u64>,
+    largest_message: Option<u64>,
+    problems: &mut Problems,
+) -> u64 {
+    let largest = largest_message.unwrap_or(0);
+    match min_free_mib {
+        None => DEFAULT_MIN_FREE_BYTES.max(largest.saturating_mul(4)),
+        Some(0) => 0,
+        Some(mib) if mib > 16 * 1024 * 1024 => {
+            problems.add("storage.min_free_mib", "must be at most 16777216 (16 TiB)");
+            DEFAULT_MIN_FREE_BYTES
+        }
+        Some(mib) => {
+            let bytes = mib * 1024 * 1024;
+            if bytes < largest.saturating_mul(2) {
+                problems.add(
+                    "storage.min_free_mib",
+                    format!(
+                        "must be 0 or at least twice smtp.max_message_bytes ({} MiB)",
+                        (largest * 2).div_ceil(1024 * 1024)
+                    ),
+                );
+            }
+            bytes
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -833,7 +873,22 @@ mod tests {
         assert_eq!(config.storage.cache_bytes, 16 * 1024 * 1024);
         let config = validate(&with_storage("event_retention_days = 7"), Path::new(".")).unwrap();
         assert_eq!(config.storage.event_retention, 7 * day);
+        let mib = 1024 * 1024;
+        // The reserve: 256 MiB, more for large mail, 0 turns it off.
+        assert_eq!(config.storage.min_free_bytes, 256 * mib);
+        let big_mail = GOOD.replace(
+            "hostname = \"mx.example.test\"",
+            "hostname = \"mx.example.test\"\nmax_message_bytes = 104857600",
+        );
+        let config = validate(&big_mail, Path::new(".")).unwrap();
+        assert_eq!(config.storage.min_free_bytes, 400 * mib);
+        let config = validate(&with_storage("min_free_mib = 0"), Path::new(".")).unwrap();
+        assert_eq!(config.storage.min_free_bytes, 0);
+        let config = validate(&with_storage("min_free_mib = 64"), Path::new(".")).unwrap();
+        assert_eq!(config.storage.min_free_bytes, 64 * mib);
         for (bad, key) in [
+            // Less than twice the default 25 MiB mail.
+            ("min_free_mib = 49", "storage.min_free_mib"),
             ("cache_mib = 0", "storage.cache_mib"),
             ("cache_mib = 3", "storage.cache_mib"),
             ("cache_mib = 65537", "storage.cache_mib"),

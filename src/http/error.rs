@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::Serialize;
 
+use crate::disk_space::{LowDiskSpace, RETRY_AFTER};
 use crate::store::StoreError;
 
 #[derive(Debug, thiserror::Error)]
@@ -30,6 +31,10 @@ pub enum ApiError {
     TooLarge { field: String, message: String },
     #[error("internal error")]
     Internal(#[from] StoreError),
+    /// The storage folder is below its free-space reserve (`503` with
+    /// `Retry-After`); reads still work.
+    #[error("{0}")]
+    InsufficientStorage(#[from] LowDiskSpace),
 }
 
 #[derive(Serialize)]
@@ -76,6 +81,11 @@ impl IntoResponse for ApiError {
                 tracing::error!(%error, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal", None)
             }
+            ApiError::InsufficientStorage(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "insufficient_storage",
+                None,
+            ),
         };
         let mut response = (
             status,
@@ -86,6 +96,12 @@ impl IntoResponse for ApiError {
             }),
         )
             .into_response();
+        if let ApiError::InsufficientStorage(_) = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(RETRY_AFTER.as_secs()),
+            );
+        }
         if status == StatusCode::UNAUTHORIZED {
             response.headers_mut().insert(
                 axum::http::header::WWW_AUTHENTICATE,

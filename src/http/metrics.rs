@@ -72,8 +72,11 @@ async fn scrape(
     authorize(&app, &headers, without_token)?;
     // The outbox length scans a store tree and the process figures read
     // /proc: both blocking.
-    let rendered =
-        tokio::task::spawn_blocking(move || app.metrics.render(app.store.outbox_len())).await;
+    let rendered = tokio::task::spawn_blocking(move || {
+        app.metrics.storage_space(&app.disk.status());
+        app.metrics.render(app.store.outbox_len())
+    })
+    .await;
     Ok(match rendered {
         Ok(Ok(text)) => {
             ([(header::CONTENT_TYPE, crate::metrics::CONTENT_TYPE)], text).into_response()

@@ -11,6 +11,7 @@ pub(crate) mod json;
 mod metrics;
 mod people;
 mod resources;
+mod storage_reserve;
 mod submissions;
 mod tickets;
 mod typing;
@@ -41,7 +42,7 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route("/healthz", get(|| async { Json(json!({"status": "ok"})) }))
+        .route("/healthz", get(health))
         .route("/api/v1/inboxes", get(resources::inboxes))
         .route("/api/v1/channels", get(channels::list))
         .route(
@@ -115,10 +116,35 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(crate::channels::custom::api::routes())
         // Web forms set their own body limits too (file uploads).
         .merge(crate::channels::form::routes())
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            storage_reserve::refuse_writes_below_reserve,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
+}
+
+/// `GET /healthz`: `ok`, or `degraded` with what is wrong: `storage` while
+/// the storage folder is below its free-space reserve (new messages are
+/// refused; reads work). Always `200`: the daemon is up and serving.
+async fn health(
+    axum::extract::State(app): axum::extract::State<Arc<App>>,
+) -> Json<serde_json::Value> {
+    let space = app.disk.status();
+    if space.low {
+        Json(json!({
+            "status": "degraded",
+            "degraded": ["storage"],
+            "storage": {
+                "free_bytes": space.free_bytes,
+                "min_free_bytes": space.min_free_bytes,
+            },
+        }))
+    } else {
+        Json(json!({"status": "ok"}))
+    }
 }

@@ -30,6 +30,7 @@ mod participants;
 mod provider_ids;
 mod read;
 mod records;
+pub mod recovery;
 mod routing;
 mod schema;
 mod secrets;
@@ -146,6 +147,8 @@ impl Store {
             path: path.display().to_string(),
             source,
         };
+        recovery::set_aside_unreadable_snapshots(path)
+            .map_err(|error| open_error(sled::Error::Io(error)))?;
         let db = sled::Config::new()
             .path(path)
             .cache_capacity(cache_bytes)

@@ -60,7 +60,9 @@ impl From<SmsWebhookError> for CallsWebhookError {
     fn from(error: SmsWebhookError) -> Self {
         match error {
             SmsWebhookError::Signature(error) => CallsWebhookError::Signature(error),
-            SmsWebhookError::Unavailable => CallsWebhookError::Unavailable,
+            SmsWebhookError::Unavailable | SmsWebhookError::InsufficientStorage(_) => {
+                CallsWebhookError::Unavailable
+            }
             other => CallsWebhookError::BadPayload(other.to_string()),
         }
     }

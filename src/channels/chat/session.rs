@@ -357,6 +357,19 @@ impl Session {
         };
         let accepted = match ingest::ingest(&app, inbound).await {
             Ok(accepted) => accepted,
+            Err(ingest::IngestError::InsufficientStorage(_)) => {
+                // The widget keeps the message and sends it again after
+                // the wait (its pending list; dedupe by client_id).
+                let frame = serde_json::json!({
+                    "type": "error",
+                    "code": "unavailable",
+                    "message": "we cannot take new messages right now; yours will be sent \
+                                again in a minute",
+                    "client_id": client_id,
+                    "retry_after_ms": crate::disk_space::RETRY_AFTER.as_millis() as u64,
+                });
+                return Reply::one(frame.to_string());
+            }
             Err(error) => {
                 tracing::warn!(%error, "chat: message not stored");
                 return Reply::error("unavailable", "not stored; send it again", cid);

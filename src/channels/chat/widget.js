@@ -223,6 +223,8 @@
   function error(m) {
     var node = m.client_id && log.querySelector('[data-client="' + cssEscape(m.client_id) + '"]');
     if (m.code === "rate_limited" || m.code === "unavailable") {
+      // A long wait (the server cannot store messages now) is told.
+      if (m.retry_after_ms > 10000) note(m.message);
       setTimeout(flush, m.retry_after_ms || 2000);
     } else if (m.code === "consent_required") {
       consent.hidden = false; consentBox.focus();

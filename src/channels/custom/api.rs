@@ -99,6 +99,7 @@ pub async fn publish(
         IngestError::UnknownChannel(_) => ApiError::NotFound { what: "channel" },
         IngestError::Store(error) => ApiError::Internal(error),
         IngestError::Task(text) => ApiError::Internal(StoreError::Transaction(text)),
+        IngestError::InsufficientStorage(low) => ApiError::InsufficientStorage(low),
     })?;
     tracing::info!(
         channel = %channel.id,

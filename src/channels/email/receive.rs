@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use super::parse::{self, ParseError};
 use super::smtp::MailSink;
+use super::smtp::INSUFFICIENT_STORAGE;
 use super::{Delivery, Envelope};
 use crate::app::App;
 use crate::config::ChannelKind;
-use crate::ingest;
+use crate::ingest::{self, IngestError};
 
 /// The SMTP receiver's view of the daemon.
 pub struct EmailReceiver {
@@ -26,6 +27,14 @@ impl EmailReceiver {
 impl MailSink for EmailReceiver {
     fn accepts_recipient(&self, address: &str) -> bool {
         self.app.workspace().email_channel_for(address).is_some()
+    }
+
+    fn has_room(&self) -> bool {
+        let room = self.app.disk.check().is_ok();
+        if !room {
+            self.app.metrics.storage_refused("smtp");
+        }
+        room
     }
 
     async fn deliver(&self, envelope: Envelope, raw: Vec<u8>) -> Delivery {
@@ -84,6 +93,13 @@ pub async fn deliver(app: &App, envelope: Envelope, raw: Vec<u8>) -> Delivery {
         let inbound = parsed.to_inbound(channel, email, &workspace, recipients, &raw);
         match ingest::ingest(app, inbound).await {
             Ok(accepted) => queue_ids.push(accepted.message.to_string()),
+            Err(IngestError::InsufficientStorage(error)) => {
+                tracing::warn!(%error, channel = %channel.id, "mail refused for space");
+                return Delivery::TryLater {
+                    code: 452,
+                    message: INSUFFICIENT_STORAGE.into(),
+                };
+            }
             Err(error) => {
                 tracing::warn!(%error, channel = %channel.id, "could not store mail");
                 return Delivery::TryLater {

@@ -374,6 +374,11 @@ pub async fn submit(
             .refused(Refusal::Origin(origin.clone()), &[], None)
             .await;
     }
+    // Below the storage reserve: "try again" before reading the body.
+    if app.disk.check().is_err() {
+        app.metrics.storage_refused("http");
+        return posted.refused(Refusal::Unavailable, &[], None).await;
+    }
     let now = app.clock.now();
     let form = posted.form.clone();
     let peer = request

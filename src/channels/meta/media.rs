@@ -137,10 +137,18 @@ pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
     let in_flight: Arc<Mutex<HashSet<JobName>>> = Arc::default();
     let mut fetches = JoinSet::new();
     loop {
-        if let Err(error) = start_due(&app, &client, &permits, &in_flight, &mut fetches) {
-            tracing::error!(%error, "media: cannot read due jobs");
+        // Below the storage reserve, downloads wait (their jobs stay due).
+        let room = app.disk.check().is_ok();
+        if room {
+            if let Err(error) = start_due(&app, &client, &permits, &in_flight, &mut fetches) {
+                tracing::error!(%error, "media: cannot read due jobs");
+            }
         }
-        let wait = until_next_due(&app, &permits, &in_flight);
+        let wait = if room {
+            until_next_due(&app, &permits, &in_flight)
+        } else {
+            crate::disk_space::RETRY_AFTER
+        };
         tokio::select! {
             () = shutdown.cancelled() => break,
             () = WAKE.notified() => {}

@@ -80,6 +80,10 @@ pub enum WebhookError {
     BadPayload(String),
     #[error("the events could not be stored; try again later")]
     Unavailable,
+    /// The storage folder is below its free-space reserve (`503`,
+    /// `Retry-After`).
+    #[error(transparent)]
+    InsufficientStorage(crate::disk_space::LowDiskSpace),
 }
 
 impl WebhookError {
@@ -88,13 +92,18 @@ impl WebhookError {
             WebhookError::UnknownChannel(_) => (StatusCode::NOT_FOUND, "not_found"),
             WebhookError::Signature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
             WebhookError::BadPayload(_) => (StatusCode::BAD_REQUEST, "bad_request"),
-            WebhookError::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            WebhookError::Unavailable | WebhookError::InsufficientStorage(_) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+            }
         }
     }
 }
 
 impl IntoResponse for WebhookError {
     fn into_response(self) -> Response {
+        if let WebhookError::InsufficientStorage(low) = self {
+            return crate::http::ApiError::InsufficientStorage(low).into_response();
+        }
         let (status, code) = self.status();
         let body = json!({"error": code, "message": self.to_string()});
         (status, Json(body)).into_response()
@@ -271,6 +280,10 @@ async fn apply(app: &Arc<App>, channel: &str, batch: Batch) -> Result<(), Webhoo
             Ok(accepted) => duplicates += usize::from(accepted.duplicate),
             Err(IngestError::UnknownChannel(_)) => {
                 return Err(WebhookError::UnknownChannel(channel.to_string()))
+            }
+            Err(IngestError::InsufficientStorage(low)) => {
+                tracing::warn!(%channel, error = %low, "webhook refused for space; answering 503");
+                return Err(WebhookError::InsufficientStorage(low));
             }
             Err(error) => {
                 tracing::error!(%channel, %error, "webhook message not stored; answering 503");

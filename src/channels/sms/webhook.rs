@@ -56,11 +56,18 @@ pub enum SmsWebhookError {
     BadPayload(String),
     #[error("the message could not be stored; try again later")]
     Unavailable,
+    /// The storage folder is below its free-space reserve (`503`,
+    /// `Retry-After`).
+    #[error(transparent)]
+    InsufficientStorage(crate::disk_space::LowDiskSpace),
 }
 
 impl IntoResponse for SmsWebhookError {
     fn into_response(self) -> Response {
         let (status, code) = match &self {
+            SmsWebhookError::InsufficientStorage(low) => {
+                return crate::http::ApiError::InsufficientStorage(*low).into_response()
+            }
             SmsWebhookError::UnknownChannel(_) => (StatusCode::NOT_FOUND, "not_found"),
             SmsWebhookError::Signature(_) => (StatusCode::FORBIDDEN, "bad_signature"),
             SmsWebhookError::BadPayload(_) => (StatusCode::BAD_REQUEST, "bad_request"),
@@ -389,6 +396,10 @@ async fn store_inbound(
         Ok(accepted) => accepted,
         Err(IngestError::UnknownChannel(_)) => {
             return Err(SmsWebhookError::UnknownChannel(channel.to_string()))
+        }
+        Err(IngestError::InsufficientStorage(low)) => {
+            tracing::warn!(%channel, error = %low, "SMS refused for space; answering 503");
+            return Err(SmsWebhookError::InsufficientStorage(low));
         }
         Err(error) => {
             tracing::error!(%channel, %error, "SMS not stored; answering 503");

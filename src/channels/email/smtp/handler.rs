@@ -62,6 +62,9 @@ impl<S: MailSink> Handler for SinkHandler<S> {
     fn mail(&mut self, _ip: IpAddr, _domain: &str, _from: &str) -> Response {
         // Every transaction starts here (RSET and HELO end one without a callback).
         self.accepted = 0;
+        if !self.sink.has_room() {
+            return reply::insufficient_storage().into_mailin();
+        }
         mailin::response::OK
     }
 
@@ -79,6 +82,10 @@ impl<S: MailSink> Handler for SinkHandler<S> {
     }
 
     fn data_start(&mut self, domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        // The reserve may have been reached since MAIL FROM.
+        if !self.sink.has_room() {
+            return reply::insufficient_storage().into_mailin();
+        }
         self.slot.put(DataStart {
             helo: domain.to_string(),
             reverse_path: from.to_string(),

@@ -37,6 +37,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, error, info, warn};
 
+pub use reply::INSUFFICIENT_STORAGE;
 pub use tls::{load_tls, TlsError};
 
 use crate::config::SmtpSettings;
@@ -47,6 +48,11 @@ use session::Context;
 pub trait MailSink: Send + Sync + 'static {
     /// Whether `RCPT TO:<address>` is accepted (a configured email channel's address).
     fn accepts_recipient(&self, address: &str) -> bool;
+    /// Whether there is room to store a message now (`MAIL FROM` and
+    /// `DATA` are refused with `452 4.3.1` otherwise).
+    fn has_room(&self) -> bool {
+        true
+    }
     /// Stores one received message durably and says what to answer.
     fn deliver(
         &self,

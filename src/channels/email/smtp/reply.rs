@@ -185,6 +185,17 @@ pub(crate) fn internal_error() -> Reply {
     Reply::new(421, "4.3.0 Internal error, closing connection")
 }
 
+/// The storage folder is below its free-space reserve: the client keeps
+/// the message and tries again (RFC 3463 4.3.1, as Postfix's
+/// `queue_minfree`).
+pub(crate) fn insufficient_storage() -> Reply {
+    Reply::new(452, INSUFFICIENT_STORAGE).because(SmtpRejection::InsufficientStorage)
+}
+
+/// The text of [`insufficient_storage`], also what the sink answers at the
+/// end of DATA when the reserve was reached meanwhile.
+pub const INSUFFICIENT_STORAGE: &str = "4.3.1 Insufficient system storage, try again later";
+
 pub(crate) fn local_error() -> Reply {
     Reply::new(451, "4.3.0 Local error in processing, try again later")
 }
@@ -209,6 +220,9 @@ pub(crate) fn from_delivery(delivery: &Delivery) -> Reply {
         Reply::new(code, format!("{}.0.0 {message}", code / 100))
     };
     let reason = match delivery {
+        Delivery::TryLater { .. } if reply.text().starts_with("4.3.1 ") => {
+            SmtpRejection::InsufficientStorage
+        }
         Delivery::TryLater { .. } => SmtpRejection::StoreFailure,
         _ if reply.text().starts_with("5.1.1 ") => SmtpRejection::UnknownRecipient,
         _ => SmtpRejection::Malformed,
@@ -232,6 +246,7 @@ pub(crate) fn from_mailin(verb: Verb, response: &Response) -> Reply {
         let reason = match (code, text.split(' ').next()) {
             (550, Some("5.1.1")) => Some(SmtpRejection::UnknownRecipient),
             (452, Some("4.5.3")) => Some(SmtpRejection::TooManyRecipients),
+            (452, Some("4.3.1")) => Some(SmtpRejection::InsufficientStorage),
             _ => None,
         };
         return Reply::new(code, text).because(reason);
