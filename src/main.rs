@@ -1,5 +1,5 @@
 //! The `switchboard` command: serve, check the config, create API tokens,
-//! set agents' web passwords.
+//! set agents' web passwords, check the store.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -49,6 +49,24 @@ enum Command {
         #[command(subcommand)]
         command: AgentCommand,
     },
+    /// Look after the store.
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum StoreCommand {
+    /// Read every record and index entry of the stopped daemon's store (or
+    /// a copy) and report problems; exits 1 if any is left.
+    Check {
+        #[arg(long, short)]
+        config: PathBuf,
+        /// Rebuild index entries from the records where possible.
+        #[arg(long)]
+        repair: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -92,6 +110,9 @@ fn main() -> ExitCode {
         Command::Agent {
             command: AgentCommand::SetPassword { config, agent },
         } => set_password(&config, &agent),
+        Command::Store {
+            command: StoreCommand::Check { config, repair },
+        } => return check_store(&config, repair),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -341,4 +362,72 @@ fn set_password(path: &Path, agent: &str) -> anyhow::Result<()> {
     PasswordFile::new(&config.storage.path).set(agent, password)?;
     eprintln!("Password set for {agent}; their earlier web sessions are signed out.");
     Ok(())
+}
+
+/// `store check`: prints what was read and every problem; 0 when none is
+/// left, 1 otherwise (2 when the store cannot be opened).
+fn check_store(path: &Path, repair: bool) -> ExitCode {
+    let config = match load(path) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
+    let storage = &config.storage.path;
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("switchboard: starting the runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let report = runtime.block_on(async {
+        let store =
+            switchboard::store::Store::open_with_cache(storage, config.storage.cache_bytes)?;
+        let report = tokio::task::spawn_blocking(move || store.check(repair))
+            .await
+            .map_err(|e| switchboard::store::StoreError::Transaction(e.to_string()))??;
+        Ok::<_, switchboard::store::StoreError>(report)
+    });
+    let report = match report {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("switchboard: {error}");
+            if error.to_string().contains("could not acquire lock") {
+                eprintln!("  the daemon is running: stop it, or check a copy of the folder");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    println!("store {}", storage.display());
+    let counts: Vec<String> = report
+        .counts
+        .iter()
+        .map(|(what, n)| format!("{what} {n}"))
+        .collect();
+    println!("read    {}", counts.join(", "));
+    for problem in &report.problems {
+        let outcome = match (problem.repaired, repair) {
+            (Some(done), _) => format!(" [repaired: {done}]"),
+            (None, true) => " [not repaired: the records do not allow it]".to_string(),
+            (None, false) => String::new(),
+        };
+        println!(
+            "problem {} {}: {}{outcome}",
+            problem.tree, problem.key, problem.what
+        );
+    }
+    let left = report.left();
+    let found = report.problems.len();
+    match (found, left) {
+        (0, _) => println!("ok      no problems"),
+        (_, 0) => println!("ok      {found} problems found, all repaired"),
+        _ if repair => println!("failed  {found} problems found, {left} not repaired"),
+        _ => println!(
+            "failed  {found} problems found; `--repair` rebuilds index entries from the records"
+        ),
+    }
+    if left == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

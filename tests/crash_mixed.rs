@@ -2,7 +2,8 @@
 //! senders, four signed Messenger webhook senders and four website-chat
 //! visitors run concurrently until the daemon is SIGKILLed; after a restart
 //! every acknowledged Message-ID, `mid` and chat message is stored exactly
-//! once.
+//! once, and `switchboard store check` finds nothing wrong in the store the
+//! SIGKILL left.
 
 mod common;
 
@@ -233,6 +234,18 @@ fn sigkill_under_mixed_smtp_and_webhook_load_loses_and_duplicates_nothing() {
             new_mails > 20 && new_hooks > 20 && new_chats > 20,
             "the test must catch the daemon mid-flow ({new_mails} mails, {new_hooks} webhooks, \
              {new_chats} chat messages acked)"
+        );
+        // The store the SIGKILL left checks clean, record by record.
+        let checked = std::process::Command::new(common::BIN)
+            .args(["store", "check", "--config"])
+            .arg(dir.path().join("config.toml"))
+            .output()
+            .unwrap();
+        assert!(
+            checked.status.success(),
+            "store check after round {}: {}",
+            round + 1,
+            String::from_utf8_lossy(&checked.stdout)
         );
         daemon = Daemon::start(dir.path(), token.clone());
         check_store(&daemon, &[("mails", &mails), ("webhooks", &hooks)], &chats);

@@ -38,6 +38,22 @@ pub(super) fn stored_keys(value: &[u8]) -> impl Iterator<Item = &[u8]> {
         .chain(entries.chunks_exact(ENTRY_LEN).map(|e| &e[..KEY_LEN]))
 }
 
+/// The value without the entries (legacy key included) whose stored key
+/// `drop` says to drop; the layout of the rest is kept.
+pub(super) fn without_keys(value: &[u8], drop: &dyn Fn(&[u8]) -> bool) -> Vec<u8> {
+    let (legacy, entries) = value.split_at(value.len() % ENTRY_LEN);
+    let mut out = Vec::with_capacity(value.len());
+    if legacy.len() == KEY_LEN && !drop(legacy) {
+        out.extend_from_slice(legacy);
+    }
+    for entry in entries.chunks_exact(ENTRY_LEN) {
+        if !drop(&entry[..KEY_LEN]) {
+            out.extend_from_slice(entry);
+        }
+    }
+    out
+}
+
 /// The value with one more entry.
 pub(super) fn with_entry(value: Option<&[u8]>, stored_key: &[u8], digest: &[u8; 32]) -> Vec<u8> {
     let mut out = value.map(<[u8]>::to_vec).unwrap_or_default();

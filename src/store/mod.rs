@@ -9,6 +9,7 @@
 mod agent_mail;
 mod calls;
 mod chat;
+mod check;
 mod contact_links;
 mod contacts;
 mod conversations;
@@ -44,6 +45,7 @@ use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 pub use calls::CallChange;
+pub use check::{CheckReport, Problem};
 pub use contact_links::ContactIdentity;
 pub use contacts::{ContactPatch, ContactUpdateError};
 pub use conversations::ConversationPatch;
