@@ -158,7 +158,11 @@ fn check_config(path: &Path) -> ExitCode {
     };
     let ws = &config.workspace;
     println!("{}: ok", path.display());
-    println!("storage   {}", config.storage.path.display());
+    println!(
+        "storage   {} (free-space reserve {} MiB)",
+        config.storage.path.display(),
+        config.storage.min_free_bytes / (1024 * 1024)
+    );
     match &config.smtp {
         Some(smtp) => println!(
             "smtp      {} as {} (max {} bytes, {} recipients, {} sessions{})",

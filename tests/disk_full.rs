@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use common::chat::{self, Next, Visitor};
 use common::graph::{self, fb_message, fb_page, FakeGraph};
 use common::smtp::SmtpClient;
 use common::{eventually, Daemon};
@@ -225,7 +226,8 @@ fn a_full_disk_is_refused_early_survives_restarts_and_loses_nothing() {
     std::fs::create_dir_all(&storage).unwrap();
     disk.note_written(0);
     let fake = FakeGraph::start();
-    let config = graph::meta_config(dir.path(), &fake.base_url()).replacen(
+    let base = graph::meta_config(dir.path(), &fake.base_url());
+    let config = chat::chat_config(dir.path(), base, "messages_per_minute = 100000").replacen(
         "path = \"data\"",
         &format!("path = \"{}\"\nmin_free_mib = 8", storage.display()),
         1,
@@ -237,6 +239,11 @@ fn a_full_disk_is_refused_early_survives_restarts_and_loses_nothing() {
         Duration::from_secs(10),
         || emergency.exists().then_some(()).ok_or("not yet".into()),
     );
+
+    // A website visitor says hello while there is room.
+    let mut visitor = Visitor::connect(daemon.http, "web");
+    visitor.hello(None);
+    visitor.say("before", "there is room");
 
     // Fill the disk with mail and webhooks until the daemon refuses both.
     let mut acknowledged = Vec::new();
@@ -285,6 +292,25 @@ fn a_full_disk_is_refused_early_survives_restarts_and_loses_nothing() {
     client.quit();
     // So is a webhook, before its body is read.
     assert_eq!(post_hook(&daemon, &hook(5_000)), (503, Some("60".into())));
+
+    // The visitor is told to wait, and the widget will send it again.
+    visitor
+        .send(serde_json::json!({"type": "message", "client_id": "while-full", "text": "full?"}));
+    let frame = loop {
+        match visitor.next(Duration::from_secs(10)) {
+            Next::Frame(frame) if frame["type"] == "error" => break frame,
+            Next::Frame(frame) => assert_ne!(frame["type"], "ack", "{frame}"),
+            other => panic!("no error frame: {other:?}"),
+        }
+    };
+    assert_eq!(frame["code"], "unavailable", "{frame}");
+    assert_eq!(frame["client_id"], "while-full");
+    assert_eq!(frame["retry_after_ms"], 60_000);
+    assert!(
+        frame["message"].as_str().unwrap().contains("again"),
+        "{frame}"
+    );
+    visitor.close();
 
     // Reads work; writes are refused; the state is visible.
     assert_all_present(&daemon, &acknowledged, "below the reserve");
@@ -348,6 +374,11 @@ fn a_full_disk_is_refused_early_survives_restarts_and_loses_nothing() {
     acknowledged.push("full-9000@x.example".into());
     assert_eq!(post_hook(&daemon, &hook(9_000)).0, 200);
     acknowledged.push("m-full-9000".into());
+    let mut visitor = Visitor::connect(daemon.http, "web");
+    visitor.hello(None);
+    let ack = visitor.say("while-full", "full?");
+    assert!(ack["message_id"].is_string(), "{ack}");
+    visitor.close();
     eventually(
         "the emergency space is back",
         Duration::from_secs(10),
