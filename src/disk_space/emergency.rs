@@ -115,20 +115,6 @@ fn allocate(path: &Path, size: u64) -> io::Result<()> {
     result
 }
 
-/// Makes the file at once if there is room (at start, after the store
-/// opened).
-pub fn ensure(storage: &Path, min_free: u64) {
-    let free = free_bytes(storage);
-    restore_when_room(
-        storage,
-        &SpaceStatus {
-            free_bytes: free,
-            min_free_bytes: min_free,
-            low: free.is_some_and(|free| free < min_free),
-        },
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -137,7 +123,13 @@ mod tests {
     fn the_file_is_made_with_room_and_released_below_the_reserve() {
         let dir = tempfile::tempdir().unwrap();
         let min_free = 4 * 1024 * 1024;
-        ensure(dir.path(), min_free);
+        let free = free_bytes(dir.path());
+        let status = SpaceStatus {
+            free_bytes: free,
+            min_free_bytes: min_free,
+            low: false,
+        };
+        restore_when_room(dir.path(), &status);
         let path = dir.path().join(FILE_NAME);
         assert_eq!(fs::metadata(&path).unwrap().len(), size_for(min_free));
         // Plenty of room: nothing released.
