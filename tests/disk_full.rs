@@ -86,6 +86,28 @@ impl Disk {
         }
     }
 
+    /// Something else takes space until 3 MiB are left: the store frees
+    /// and takes a MiB or two as it writes, and the checks that follow
+    /// must all see the disk below its 8 MiB reserve.
+    fn hold_below_reserve(&self) {
+        match self {
+            Disk::Tmpfs { mount } => {
+                let take = fs_free(mount).saturating_sub(3 * MIB);
+                let mut pressure = std::fs::File::create(mount.join("pressure")).unwrap();
+                let chunk = vec![7u8; 64 * 1024];
+                let mut written = 0;
+                while written < take {
+                    let n = chunk.len().min((take - written) as usize);
+                    pressure.write_all(&chunk[..n]).unwrap();
+                    written += n as u64;
+                }
+            }
+            Disk::Simulated { storage } => {
+                std::fs::write(storage.join("FREE_BYTES"), (3 * MIB).to_string()).unwrap()
+            }
+        }
+    }
+
     /// The simulation of a disk approaching its reserve as messages come
     /// in (a real filesystem fills by itself).
     fn note_written(&self, messages: usize) {
@@ -100,6 +122,7 @@ impl Disk {
         match self {
             Disk::Tmpfs { mount } => {
                 std::fs::remove_file(mount.join("filler")).unwrap();
+                std::fs::remove_file(mount.join("pressure")).unwrap();
                 let grown = Command::new("mount")
                     .args(["-o", "remount,size=300m"])
                     .arg(mount)
@@ -285,6 +308,7 @@ fn a_full_disk_is_refused_early_survives_restarts_and_loses_nothing() {
         "{} messages acknowledged before the reserve",
         acknowledged.len()
     );
+    disk.hold_below_reserve();
     // MAIL FROM itself is refused now, and the session stays usable.
     let reply = client.command("MAIL FROM:<late@x.example>");
     assert_eq!(reply.code, 452, "{reply:?}");
