@@ -50,10 +50,14 @@ impl CheckReport {
     }
 }
 
-/// A fix to apply once everything was read.
-enum Fix {
-    Remove(&'static str, Vec<u8>),
-    Put(&'static str, Vec<u8>, Vec<u8>),
+/// A fix to apply once everything was read: the entry at `key` in `tree`
+/// set to `value`, or removed.
+struct Fix {
+    problem: usize,
+    tree: sled::Tree,
+    key: Vec<u8>,
+    value: Option<Vec<u8>>,
+    done: &'static str,
 }
 
 /// Shows a key as its tree lays it out: ids as ULIDs, text as text, times
@@ -110,8 +114,7 @@ fn text(bytes: &[u8]) -> String {
 struct Checker<'a> {
     store: &'a Store,
     report: CheckReport,
-    /// Fixes, each with the index of the problem it repairs.
-    fixes: Vec<(usize, Fix, &'static str)>,
+    fixes: Vec<Fix>,
 }
 
 impl Store {
@@ -141,50 +144,56 @@ impl Checker<'_> {
         });
     }
 
-    /// A problem the records can fix; `done` says what the fix does.
+    /// A problem the records can fix: the entry at `key` of `tree` set
+    /// to `value` (removed when `None`); `done` says what that does.
     fn fixable(
         &mut self,
-        tree: &'static str,
+        name: &'static str,
+        tree: &sled::Tree,
         key: &[u8],
         what: String,
-        fix: Fix,
+        value: Option<Vec<u8>>,
         done: &'static str,
     ) {
-        self.problem(tree, key, what);
-        self.fixes.push((self.report.problems.len() - 1, fix, done));
+        self.problem(name, key, what);
+        self.fixes.push(Fix {
+            problem: self.report.problems.len() - 1,
+            tree: tree.clone(),
+            key: key.to_vec(),
+            value,
+            done,
+        });
+    }
+
+    /// Every entry of an index tree that `sound` rejects (given its key and
+    /// value) is a problem whose repair removes it.
+    fn dangling(
+        &mut self,
+        name: &'static str,
+        tree: &sled::Tree,
+        what: &str,
+        sound: impl Fn(&[u8], &[u8]) -> bool,
+    ) -> Result<(), StoreError> {
+        for entry in tree.iter() {
+            let (key, value) = entry?;
+            if !sound(&key, &value) {
+                self.fixable(name, tree, &key, what.to_string(), None, "removed");
+            }
+        }
+        Ok(())
     }
 
     fn count(&mut self, what: &'static str, n: u64) {
         self.report.counts.push((what, n));
     }
 
-    fn tree(&self, name: &'static str) -> &sled::Tree {
-        let t = &self.store.trees;
-        match name {
-            "identities" => &t.identities,
-            "message_conversation" => &t.message_conversation,
-            "activity" => &t.activity,
-            "external_refs" => &t.external_refs,
-            "dedupe" => &t.dedupe,
-            "contact_channel" => &t.contact_channel,
-            "reply_tokens" => &t.reply_tokens,
-            "provider_ids" => &t.provider_ids,
-            "participants" => &t.participants,
-            other => unreachable!("no repairs in tree {other}"),
-        }
-    }
-
     fn apply(&mut self) -> Result<(), StoreError> {
-        for (index, fix, done) in std::mem::take(&mut self.fixes) {
-            match fix {
-                Fix::Remove(tree, key) => {
-                    self.tree(tree).remove(key)?;
-                }
-                Fix::Put(tree, key, value) => {
-                    self.tree(tree).insert(key, value)?;
-                }
-            }
-            self.report.problems[index].repaired = Some(done);
+        for fix in std::mem::take(&mut self.fixes) {
+            match fix.value {
+                Some(value) => fix.tree.insert(fix.key, value)?,
+                None => fix.tree.remove(fix.key)?,
+            };
+            self.report.problems[fix.problem].repaired = Some(fix.done);
         }
         self.store.flush_now()
     }
@@ -271,13 +280,10 @@ impl Checker<'_> {
             if pointer.as_deref() != Some(&message.conversation.to_bytes()[..]) {
                 self.fixable(
                     "message_conversation",
+                    &t.message_conversation,
                     &message.id.to_bytes(),
                     "missing or wrong pointer to the message's conversation".into(),
-                    Fix::Put(
-                        "message_conversation",
-                        message.id.to_bytes().to_vec(),
-                        message.conversation.to_bytes().to_vec(),
-                    ),
+                    Some(message.conversation.to_bytes().to_vec()),
                     "written from the message",
                 );
             }
@@ -322,9 +328,10 @@ impl Checker<'_> {
                 if !t.activity.contains_key(&key)? {
                     self.fixable(
                         "activity",
+                        &t.activity,
                         &key,
                         format!("conversation {id} is missing from an inbox list"),
-                        Fix::Put("activity", key.clone(), Vec::new()),
+                        Some(Vec::new()),
                         "written from the conversation",
                     );
                 }
@@ -333,99 +340,60 @@ impl Checker<'_> {
 
         // Index entries, each followed to what it points at.
         let message_exists = |key: &[u8]| messages.contains(key);
-        for entry in t.message_conversation.iter() {
-            let (key, value) = entry?;
-            let points = Id::from_bytes(&key).zip(Id::from_bytes(&value));
-            let sound = points.is_some_and(|(m, c)| message_ids.get(&m) == Some(&c));
-            if !sound && !points.is_some_and(|(m, _)| message_ids.contains_key(&m)) {
-                self.fixable(
-                    "message_conversation",
-                    &key,
-                    "points to no message".into(),
-                    Fix::Remove("message_conversation", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
-        for entry in t.activity.iter() {
-            let (key, _) = entry?;
-            let sound = keys::conversation_of_activity(&key)
-                .and_then(|id| conversations.get(&id))
-                .is_some_and(|c| keys::activity_keys(c).iter().any(|k| **k == *key));
-            if !sound {
-                self.fixable(
-                    "activity",
-                    &key,
-                    "lists a conversation that is missing or has moved".into(),
-                    Fix::Remove("activity", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
-        for entry in t.identities.iter() {
-            let (key, value) = entry?;
-            if !Id::from_bytes(&value).is_some_and(|id| contacts.contains(&id)) {
-                self.fixable(
-                    "identities",
-                    &key,
-                    format!("points to no contact ({})", show("", &value)),
-                    Fix::Remove("identities", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
-        for entry in t.contact_channel.iter() {
-            let (key, value) = entry?;
-            let contact = Id::from_bytes(key.get(..16).unwrap_or_default());
-            let sound = contact.is_some_and(|id| contacts.contains(&id))
-                && Id::from_bytes(&value).is_some_and(|id| conversations.contains_key(&id));
-            if !sound {
-                self.fixable(
-                    "contact_channel",
-                    &key,
-                    "names a contact or conversation that is missing".into(),
-                    Fix::Remove("contact_channel", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
-        for entry in t.reply_tokens.iter() {
-            let (key, value) = entry?;
-            if !Id::from_bytes(&value).is_some_and(|id| conversations.contains_key(&id)) {
-                self.fixable(
-                    "reply_tokens",
-                    &key,
-                    "points to no conversation".into(),
-                    Fix::Remove("reply_tokens", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
-        for entry in t.participants.iter() {
-            let (key, _) = entry?;
-            let conversation = Id::from_bytes(key.get(..16).unwrap_or_default());
-            if !conversation.is_some_and(|id| conversations.contains_key(&id)) {
-                self.fixable(
-                    "participants",
-                    &key,
-                    "names a conversation that is missing".into(),
-                    Fix::Remove("participants", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
-        for entry in t.provider_ids.iter() {
-            let (key, value) = entry?;
-            if !message_exists(&value) {
-                self.fixable(
-                    "provider_ids",
-                    &key,
-                    "points to no message".into(),
-                    Fix::Remove("provider_ids", key.to_vec()),
-                    "removed",
-                );
-            }
-        }
+        // A pointer for a stored message that names the wrong conversation
+        // was rewritten above; one for no stored message goes.
+        self.dangling(
+            "message_conversation",
+            &t.message_conversation,
+            "points to no message",
+            |key, _| Id::from_bytes(key).is_some_and(|m| message_ids.contains_key(&m)),
+        )?;
+        self.dangling(
+            "activity",
+            &t.activity,
+            "lists a conversation that is missing or has moved",
+            |key, _| {
+                keys::conversation_of_activity(key)
+                    .and_then(|id| conversations.get(&id))
+                    .is_some_and(|c| keys::activity_keys(c).iter().any(|k| k == key))
+            },
+        )?;
+        let id_in = |bytes: &[u8], set: &dyn Fn(Id) -> bool| Id::from_bytes(bytes).is_some_and(set);
+        let is_contact = |id: Id| contacts.contains(&id);
+        let is_conversation = |id: Id| conversations.contains_key(&id);
+        self.dangling(
+            "identities",
+            &t.identities,
+            "points to no contact",
+            |_, value| id_in(value, &is_contact),
+        )?;
+        self.dangling(
+            "contact_channel",
+            &t.contact_channel,
+            "names a contact or conversation that is missing",
+            |key, value| {
+                id_in(key.get(..16).unwrap_or_default(), &is_contact)
+                    && id_in(value, &is_conversation)
+            },
+        )?;
+        self.dangling(
+            "reply_tokens",
+            &t.reply_tokens,
+            "points to no conversation",
+            |_, value| id_in(value, &is_conversation),
+        )?;
+        self.dangling(
+            "participants",
+            &t.participants,
+            "names a conversation that is missing",
+            |key, _| id_in(key.get(..16).unwrap_or_default(), &is_conversation),
+        )?;
+        self.dangling(
+            "provider_ids",
+            &t.provider_ids,
+            "points to no message",
+            |_, value| message_exists(value),
+        )?;
         for entry in t.external_refs.iter() {
             let (key, value) = entry?;
             if value.len() % 32 != 0 || value.is_empty() {
@@ -443,16 +411,12 @@ impl Checker<'_> {
                 .copied()
                 .collect();
             if kept.len() != value.len() {
-                let fix = if kept.is_empty() {
-                    Fix::Remove("external_refs", key.to_vec())
-                } else {
-                    Fix::Put("external_refs", key.to_vec(), kept)
-                };
                 self.fixable(
                     "external_refs",
+                    &t.external_refs,
                     &key,
                     "points to a message that is missing".into(),
-                    fix,
+                    (!kept.is_empty()).then_some(kept),
                     "the missing message's reference removed",
                 );
             }
@@ -466,16 +430,12 @@ impl Checker<'_> {
                 // Entries are a stored key and a digest each; the ones for
                 // missing messages go, the rest stay as they are.
                 let kept = dedupe::without_keys(&value, &|k| !message_exists(k));
-                let fix = if kept.is_empty() {
-                    Fix::Remove("dedupe", key.to_vec())
-                } else {
-                    Fix::Put("dedupe", key.to_vec(), kept)
-                };
                 self.fixable(
                     "dedupe",
+                    &t.dedupe,
                     &key,
                     "points to a message that is missing".into(),
-                    fix,
+                    (!kept.is_empty()).then_some(kept),
                     "the missing message's entry removed",
                 );
             }
