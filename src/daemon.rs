@@ -19,7 +19,8 @@ use crate::channels::meta::media;
 use crate::channels::meta::profile;
 use crate::channels::meta::send::MetaSender;
 use crate::clock::SystemClock;
-use crate::config::{self, Config};
+use crate::config::{self, Config, HttpSettings};
+use crate::listen::{self, http::HttpListener, ConnectionGate, ConnectionLimits};
 use crate::disk_space::{self, DiskSpace};
 use crate::outbox::{OutboxWorker, Senders};
 use crate::store::{Store, StoreError};
@@ -58,22 +59,10 @@ impl Listeners {
     /// Binds the addresses the config names.
     pub async fn bind(config: &Config) -> Result<Listeners, DaemonError> {
         let smtp = match &config.smtp {
-            Some(settings) => Some(TcpListener::bind(settings.listen).await.map_err(|source| {
-                DaemonError::Bind {
-                    what: "SMTP",
-                    addr: settings.listen,
-                    source,
-                }
-            })?),
+            Some(settings) => Some(bind("SMTP", settings.listen).await?),
             None => None,
         };
-        let http = TcpListener::bind(config.http.listen)
-            .await
-            .map_err(|source| DaemonError::Bind {
-                what: "HTTP",
-                addr: config.http.listen,
-                source,
-            })?;
+        let http = bind("HTTP", config.http.listen).await?;
         let metrics = match config.metrics.listen {
             Some(addr) => Some(bind("metrics", addr).await?),
             None => None,
@@ -86,10 +75,25 @@ impl Listeners {
     }
 }
 
+/// Connections the kernel completes and queues before the daemon accepts
+/// them. The standard library's 128 overflows in a burst (a reconnecting
+/// crowd of widgets, a flood being refused), and every connection over it
+/// waits a second for its SYN to be sent again; the kernel caps this at
+/// `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
 async fn bind(what: &'static str, addr: SocketAddr) -> Result<TcpListener, DaemonError> {
-    TcpListener::bind(addr)
-        .await
-        .map_err(|source| DaemonError::Bind { what, addr, source })
+    let bound = || {
+        let socket = if addr.is_ipv4() {
+            tokio::net::TcpSocket::new_v4()?
+        } else {
+            tokio::net::TcpSocket::new_v6()?
+        };
+        socket.set_reuseaddr(true)?;
+        socket.bind(addr)?;
+        socket.listen(LISTEN_BACKLOG)
+    };
+    bound().map_err(|source| DaemonError::Bind { what, addr, source })
 }
 
 /// Installs the process-wide rustls crypto provider (aws-lc-rs) once, so a
@@ -107,6 +111,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), DaemonError> {
     install_crypto_provider();
+    listen::file_limit::ensure(connection_caps(&config));
     std::fs::create_dir_all(&config.storage.path)?;
     let min_free = config.storage.min_free_bytes;
     disk_space::emergency::release_if_low(&config.storage.path, min_free);
@@ -150,16 +155,19 @@ pub async fn run(
             tls,
             Arc::new(EmailReceiver::new(app.clone())),
             app.metrics.smtp.clone(),
-        );
+        )
+        .with_connection_metrics(app.metrics.connection_gate("smtp"));
         tasks.spawn(server.serve(listener, shutdown.clone(), DRAIN_DEADLINE));
     }
     ready.push(format!("http={}", listeners.http.local_addr()?));
     let router = crate::http::router(app.clone());
-    tasks.spawn(serve_http("HTTP", listeners.http, router, shutdown.clone()));
+    let http = http_listener(&app, "http", &config.http, http_limits(&config.http));
+    tasks.spawn(listen::http::serve(listeners.http, router, http, shutdown.clone()));
     if let Some(listener) = listeners.metrics {
         ready.push(format!("metrics={}", listener.local_addr()?));
         let router = crate::http::metrics_router(app.clone());
-        tasks.spawn(serve_http("metrics", listener, router, shutdown.clone()));
+        let metrics = http_listener(&app, "metrics", &config.http, METRICS_LIMITS);
+        tasks.spawn(listen::http::serve(listener, router, metrics, shutdown.clone()));
     }
     tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
     let greetings = app.workspace();
@@ -200,21 +208,38 @@ pub async fn run(
     Ok(())
 }
 
-/// Serves `router` on `listener` until `shutdown` is cancelled.
-async fn serve_http(
-    what: &'static str,
-    listener: TcpListener,
-    router: axum::Router,
-    shutdown: CancellationToken,
-) {
-    // The peer address: web forms rate-limit per client IP, the web inbox
-    // throttles sign-ins per address.
-    let service = router.into_make_service_with_connect_info::<SocketAddr>();
-    let served = axum::serve(listener, service)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await;
-    if let Err(error) = served {
-        tracing::error!(%error, listener = what, "HTTP server stopped");
+/// The caps of the separate `/metrics` listener: a scraper or two.
+const METRICS_LIMITS: ConnectionLimits = ConnectionLimits {
+    max_open: 64,
+    max_per_address: 16,
+};
+
+fn http_limits(settings: &HttpSettings) -> ConnectionLimits {
+    ConnectionLimits {
+        max_open: settings.max_connections,
+        max_per_address: settings.max_connections_per_address,
+    }
+}
+
+/// The connections all listeners may hold at once, each one a file.
+fn connection_caps(config: &Config) -> u64 {
+    let http = config.http.max_connections;
+    let smtp = config.smtp.as_ref().map_or(0, |smtp| smtp.max_sessions);
+    let metrics = config.metrics.listen.map_or(0, |_| METRICS_LIMITS.max_open);
+    (http + smtp + metrics) as u64
+}
+
+fn http_listener(
+    app: &App,
+    name: &'static str,
+    settings: &HttpSettings,
+    limits: ConnectionLimits,
+) -> HttpListener {
+    HttpListener {
+        name,
+        gate: ConnectionGate::new(limits, Some(app.metrics.connection_gate(name))),
+        header_read_timeout: settings.header_read_timeout,
+        header_timeouts: Some(app.metrics.header_timeouts(name)),
     }
 }
 

@@ -20,6 +20,9 @@
 //! - [`http`]: the agent API and its live event socket.
 //! - [`web`]: the web inbox: agents' sign-in, sessions, the browser app.
 //! - [`daemon`]: listeners, signals, shutdown, systemd notification.
+//! - [`listen`]: what every listener does alike: connection caps in all
+//!   and per client address, the HTTP accept loop with its header-read
+//!   timeout, the open-file limit that fits the caps.
 //! - [`metrics`]: the Prometheus registry and the typed handles call sites
 //!   bump; served as `GET /metrics` by [`http`].
 //! - [`model`], [`ids`], [`clock`], [`email_address`], [`tokens`], [`app`]:
@@ -38,6 +41,7 @@ pub mod http;
 pub mod ids;
 pub mod inbound;
 pub mod ingest;
+pub mod listen;
 pub mod memory_trim;
 pub mod metrics;
 pub mod model;

@@ -45,6 +45,8 @@ pub enum SmtpRejection {
     Timeout,
     /// `421 4.3.2`: the session cap was reached.
     Busy,
+    /// `421 4.7.0`: the client's address has its share of sessions open.
+    AddressBusy,
     /// A temporary failure storing the message (`451`).
     StoreFailure,
     /// `452 4.3.1`: the storage folder is below its free-space reserve.
@@ -54,7 +56,7 @@ pub enum SmtpRejection {
 }
 
 impl SmtpRejection {
-    pub const ALL: [SmtpRejection; 10] = [
+    pub const ALL: [SmtpRejection; 11] = [
         SmtpRejection::UnknownRecipient,
         SmtpRejection::TooManyRecipients,
         SmtpRejection::TooBig,
@@ -62,6 +64,7 @@ impl SmtpRejection {
         SmtpRejection::LineTooLong,
         SmtpRejection::Timeout,
         SmtpRejection::Busy,
+        SmtpRejection::AddressBusy,
         SmtpRejection::StoreFailure,
         SmtpRejection::InsufficientStorage,
         SmtpRejection::Malformed,
@@ -76,6 +79,7 @@ impl SmtpRejection {
             SmtpRejection::LineTooLong => "line_too_long",
             SmtpRejection::Timeout => "timeout",
             SmtpRejection::Busy => "busy",
+            SmtpRejection::AddressBusy => "address_busy",
             SmtpRejection::StoreFailure => "store_failure",
             SmtpRejection::InsufficientStorage => "insufficient_storage",
             SmtpRejection::Malformed => "malformed",
@@ -124,6 +128,18 @@ pub struct Metrics {
     storage_free: IntGauge,
     storage_min_free: IntGauge,
     storage_refusals: IntCounterVec,
+    connections: ConnectionMetrics,
+}
+
+/// The listeners, as the `listener` label of `switchboard_connections_*`.
+pub const LISTENERS: [&str; 3] = ["http", "smtp", "metrics"];
+
+/// Open and refused connections per listener, and HTTP connections closed
+/// by the header-read timeout.
+struct ConnectionMetrics {
+    open: prometheus::IntGaugeVec,
+    refused: IntCounterVec,
+    header_timeouts: IntCounterVec,
 }
 
 /// The `door` label of `switchboard_storage_refusals_total`: where a
@@ -330,8 +346,71 @@ impl Metrics {
                 }
                 refusals
             },
+            connections: {
+                let connections = ConnectionMetrics {
+                    open: register(
+                        &r,
+                        prometheus::IntGaugeVec::new(
+                            Opts::new(
+                                "switchboard_connections_open",
+                                "Connections open now, by listener.",
+                            ),
+                            &["listener"],
+                        ),
+                    ),
+                    refused: register(
+                        &r,
+                        IntCounterVec::new(
+                            Opts::new(
+                                "switchboard_connections_refused_total",
+                                "Connections refused at a listener's cap (listener_full) or at \
+                                 its per-address cap (address_full), by listener.",
+                            ),
+                            &["listener", "reason"],
+                        ),
+                    ),
+                    header_timeouts: counters(
+                        "switchboard_http_header_timeouts_total",
+                        "HTTP connections closed because no complete request head came within \
+                         http.header_read_timeout_secs (idle kept-alive connections included), \
+                         by listener.",
+                        "listener",
+                    ),
+                };
+                for listener in LISTENERS {
+                    connections.open.with_label_values(&[listener]);
+                    for reason in ["listener_full", "address_full"] {
+                        connections.refused.with_label_values(&[listener, reason]);
+                    }
+                    if listener != "smtp" {
+                        connections.header_timeouts.with_label_values(&[listener]);
+                    }
+                }
+                connections
+            },
             registry: r,
         }
+    }
+
+    /// The gauges and counters a listener's connection gate keeps.
+    pub fn connection_gate(&self, listener: &str) -> crate::listen::GateMetrics {
+        let refused = |reason: &str| {
+            self.connections
+                .refused
+                .with_label_values(&[listener, reason])
+        };
+        crate::listen::GateMetrics {
+            open: self.connections.open.with_label_values(&[listener]),
+            listener_full: refused("listener_full"),
+            address_full: refused("address_full"),
+        }
+    }
+
+    /// The counter of HTTP connections closed by the header-read timeout.
+    pub fn header_timeouts(&self, listener: &str) -> IntCounter {
+        self.connections
+            .header_timeouts
+            .with_label_values(&[listener])
     }
 
     /// Pre-sets the per-kind and per-channel series of the workspace's

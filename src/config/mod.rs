@@ -8,6 +8,7 @@ mod chat;
 mod custom;
 mod delivery;
 mod form;
+mod listeners;
 mod meta;
 mod metrics;
 mod raw;
@@ -24,6 +25,10 @@ use std::time::Duration;
 pub use calls::{AgentNumber, CallsChannel, Voicemail};
 pub use chat::{normalize_origin, AskEmail, ChatChannel, OfficeHours};
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
+pub use listeners::{
+    DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_MAX_PER_ADDRESS,
+    DEFAULT_SMTP_MAX_SESSIONS_PER_ADDRESS,
+};
 pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
 pub use metrics::MetricsSettings;
@@ -86,6 +91,8 @@ pub struct SmtpSettings {
     pub max_message_bytes: u64,
     pub max_recipients: usize,
     pub max_sessions: usize,
+    /// Sessions open at once from one client address or IPv6 /64.
+    pub max_sessions_per_address: usize,
     pub idle_timeout: Duration,
     pub session_timeout: Duration,
     pub tls: Option<TlsFiles>,
@@ -149,6 +156,13 @@ impl Default for OutboxSettings {
 #[derive(Debug, Clone)]
 pub struct HttpSettings {
     pub listen: SocketAddr,
+    /// Connections open at once on the listener (`max_connections`).
+    pub max_connections: usize,
+    /// Connections open at once from one client address or IPv6 /64.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send a request head, also the idle
+    /// time of a kept-alive connection (`header_read_timeout_secs`).
+    pub header_read_timeout: Duration,
 }
 
 /// Every problem found in a config file, each with its key path.

@@ -20,6 +20,7 @@ pub struct RawSmtp {
     pub max_message_bytes: Option<u64>,
     pub max_recipients: Option<usize>,
     pub max_sessions: Option<usize>,
+    pub max_sessions_per_address: Option<usize>,
     pub idle_timeout_secs: Option<u64>,
     pub session_timeout_secs: Option<u64>,
     pub tls_cert: Option<String>,
@@ -30,6 +31,9 @@ pub struct RawSmtp {
 #[serde(deny_unknown_fields)]
 pub struct RawHttp {
     pub listen: String,
+    pub max_connections: Option<usize>,
+    pub max_connections_per_address: Option<usize>,
+    pub header_read_timeout_secs: Option<u64>,
 }
 
 /// `[metrics]`: who may scrape `GET /metrics`, and where.

@@ -20,7 +20,7 @@ use super::raw::*;
 use super::routing::{self, Pipeline, RoutingSettings};
 use super::sms;
 use super::workspace::*;
-use super::{Config, HttpSettings, SmtpSettings, StorageSettings, TlsFiles};
+use super::{Config, SmtpSettings, StorageSettings, TlsFiles};
 use crate::email_address;
 
 const DEFAULT_MAX_MESSAGE_BYTES: u64 = 25 * 1024 * 1024;
@@ -196,9 +196,11 @@ pub(super) fn validate(text: &str, base: &Path) -> Result<Config, Vec<String>> {
     for (path, message) in delivery_problems {
         problems.add(path, message);
     }
-    let http = http.and_then(|h| {
-        parse_addr(&h.listen, "http.listen", &mut problems).map(|listen| HttpSettings { listen })
-    });
+    let mut listener_problems = Vec::new();
+    let http = http.and_then(|h| super::listeners::http_settings(h, &mut listener_problems));
+    for (path, message) in listener_problems {
+        problems.add(path, message);
+    }
 
     if !problems.0.is_empty() {
         return Err(problems.0);
@@ -291,12 +293,22 @@ fn smtp_settings(raw: RawSmtp, base: &Path, problems: &mut Problems) -> Option<S
         "smtp.session_timeout_secs",
         problems,
     );
+    let mut per_address_problems = Vec::new();
+    let max_sessions_per_address = super::listeners::smtp_per_address(
+        raw.max_sessions_per_address,
+        max_sessions,
+        &mut per_address_problems,
+    );
+    for (path, message) in per_address_problems {
+        problems.add(path, message);
+    }
     Some(SmtpSettings {
         listen: listen?,
         hostname: raw.hostname,
         max_message_bytes,
         max_recipients,
         max_sessions,
+        max_sessions_per_address,
         idle_timeout: Duration::from_secs(idle),
         session_timeout: Duration::from_secs(session),
         tls,

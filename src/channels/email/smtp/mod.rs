@@ -1,8 +1,10 @@
 //! The SMTP receiver: our own tokio accept loop and connection loop driving
 //! the `mailin` session engine (not mailin-embedded's blocking server).
 //!
-//! - [`SmtpServer`] accepts connections up to a cap (extra ones get `421`
-//!   at once), runs one session task each and drains them on shutdown.
+//! - [`SmtpServer`] accepts connections through a connection gate (over
+//!   `smtp.max_sessions` in all they get `421 4.3.2`, over
+//!   `smtp.max_sessions_per_address` from one address `421 4.7.0`, at once),
+//!   runs one session task each and drains them on shutdown.
 //! - `session`: the per-connection loop, generic over the stream (TCP, TLS
 //!   after STARTTLS, in-memory pipes in tests).
 //! - `command`, `data`, `line`, `reply`: sans-IO pieces: command pre-parsing
@@ -24,14 +26,12 @@ mod session;
 mod tests;
 mod tls;
 
-use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
@@ -41,7 +41,8 @@ pub use reply::INSUFFICIENT_STORAGE;
 pub use tls::{load_tls, TlsError};
 
 use crate::config::SmtpSettings;
-use crate::metrics::{SmtpMetrics, SmtpRejection};
+use crate::listen::{ConnectionGate, ConnectionLimits, GateMetrics, Refusal};
+use crate::metrics::SmtpMetrics;
 use session::Context;
 
 /// What the rest of the daemon provides to the SMTP receiver.
@@ -64,6 +65,7 @@ pub trait MailSink: Send + Sync + 'static {
 /// The SMTP listener's accept loop.
 pub struct SmtpServer<S: MailSink> {
     ctx: Arc<Context<S>>,
+    gate: Arc<ConnectionGate>,
 }
 
 impl<S: MailSink> SmtpServer<S> {
@@ -75,16 +77,24 @@ impl<S: MailSink> SmtpServer<S> {
         sink: Arc<S>,
         metrics: SmtpMetrics,
     ) -> Self {
+        let gate = ConnectionGate::new(limits(&settings), None);
         SmtpServer {
             ctx: Arc::new(Context::new(settings, tls, sink, metrics)),
+            gate,
         }
+    }
+
+    /// Counts open and refused connections in `metrics`
+    /// (`switchboard_connections_*{listener="smtp"}`).
+    pub fn with_connection_metrics(mut self, metrics: GateMetrics) -> Self {
+        self.gate = ConnectionGate::new(limits(&self.ctx.settings), Some(metrics));
+        self
     }
 
     /// Accepts sessions until `shutdown` is cancelled, then stops accepting, lets sessions in
     /// flight finish for up to `drain` (sessions idle at a command prompt get `421 4.3.0` at
     /// once), and returns.
     pub async fn serve(self, listener: TcpListener, shutdown: CancellationToken, drain: Duration) {
-        let permits = Arc::new(Semaphore::new(self.ctx.settings.max_sessions));
         let mut tasks = JoinSet::new();
         if let Ok(addr) = listener.local_addr() {
             info!(%addr, "SMTP receiver listening");
@@ -103,22 +113,28 @@ impl<S: MailSink> SmtpServer<S> {
                 accepted = listener.accept() => match accepted {
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
-                        match permits.clone().try_acquire_owned() {
-                            Ok(permit) => {
+                        match self.gate.admit(peer.ip()) {
+                            Ok(admission) => {
                                 let ctx = self.ctx.clone();
                                 let shutdown = shutdown.clone();
                                 tasks.spawn(async move {
                                     session::run(ctx, stream, peer, shutdown).await;
-                                    drop(permit);
+                                    drop(admission);
                                 });
                             }
-                            Err(_) => {
-                                self.ctx.metrics.rejected(SmtpRejection::Busy);
-                                tasks.spawn(refuse_busy(stream, peer));
+                            Err(refusal) => {
+                                let reply = match refusal {
+                                    Refusal::ListenerFull => reply::too_many_connections(),
+                                    Refusal::AddressFull => reply::too_many_from_address(),
+                                };
+                                if let Some(reason) = reply.rejection() {
+                                    self.ctx.metrics.rejected(reason);
+                                }
+                                tasks.spawn(refuse(stream, peer, reply));
                             }
                         }
                     }
-                    Err(error) => accept_failed(error).await,
+                    Err(error) => crate::listen::accept_failed("smtp", error).await,
                 },
             }
         }
@@ -140,27 +156,20 @@ impl<S: MailSink> SmtpServer<S> {
     }
 }
 
-/// Tells a connection over the session cap to come back later, and closes it.
-async fn refuse_busy(mut stream: TcpStream, peer: SocketAddr) {
-    debug!(%peer, "session cap reached, refusing a connection");
-    let bytes = reply::too_many_connections().to_bytes();
+fn limits(settings: &SmtpSettings) -> ConnectionLimits {
+    ConnectionLimits {
+        max_open: settings.max_sessions,
+        max_per_address: settings.max_sessions_per_address,
+    }
+}
+
+/// Tells a connection over a session cap to come back later, and closes it.
+async fn refuse(mut stream: TcpStream, peer: SocketAddr, reply: reply::Reply) {
+    debug!(%peer, reply = %reply.text(), "session cap reached, refusing a connection");
+    let bytes = reply.to_bytes();
     let _ = tokio::time::timeout(Duration::from_secs(10), async {
         stream.write_all(&bytes).await?;
         stream.shutdown().await
     })
     .await;
-}
-
-/// Accept errors are per connection (the peer gave up) or about resources
-/// (out of file descriptors); for the latter, pause instead of spinning.
-async fn accept_failed(error: io::Error) {
-    match error.kind() {
-        io::ErrorKind::ConnectionAborted | io::ErrorKind::ConnectionReset => {
-            debug!(%error, "accept failed");
-        }
-        _ => {
-            warn!(%error, "accept failed, pausing");
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
 }

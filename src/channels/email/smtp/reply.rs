@@ -177,6 +177,11 @@ pub(crate) fn too_many_connections() -> Reply {
     Reply::new(421, "4.3.2 Too many connections, try again later").because(SmtpRejection::Busy)
 }
 
+pub(crate) fn too_many_from_address() -> Reply {
+    Reply::new(421, "4.7.0 Too many connections from your address, try again later")
+        .because(SmtpRejection::AddressBusy)
+}
+
 pub(crate) fn shutting_down() -> Reply {
     Reply::new(421, "4.3.0 Server shutting down, try again later")
 }

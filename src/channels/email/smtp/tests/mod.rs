@@ -34,6 +34,7 @@ pub(super) fn settings() -> SmtpSettings {
         max_message_bytes: 1000,
         max_recipients: 3,
         max_sessions: 2,
+        max_sessions_per_address: 2,
         idle_timeout: Duration::from_secs(5),
         session_timeout: Duration::from_secs(60),
         tls: None,
