@@ -20,8 +20,8 @@ use crate::channels::meta::profile;
 use crate::channels::meta::send::MetaSender;
 use crate::clock::SystemClock;
 use crate::config::{self, Config, HttpSettings};
-use crate::listen::{self, http::HttpListener, ConnectionGate, ConnectionLimits};
 use crate::disk_space::{self, DiskSpace};
+use crate::listen::{self, http::HttpListener, ConnectionGate, ConnectionLimits};
 use crate::outbox::{OutboxWorker, Senders};
 use crate::store::{Store, StoreError};
 use crate::tokens::TokenRegistry;
@@ -162,12 +162,22 @@ pub async fn run(
     ready.push(format!("http={}", listeners.http.local_addr()?));
     let router = crate::http::router(app.clone());
     let http = http_listener(&app, "http", &config.http, http_limits(&config.http));
-    tasks.spawn(listen::http::serve(listeners.http, router, http, shutdown.clone()));
+    tasks.spawn(listen::http::serve(
+        listeners.http,
+        router,
+        http,
+        shutdown.clone(),
+    ));
     if let Some(listener) = listeners.metrics {
         ready.push(format!("metrics={}", listener.local_addr()?));
         let router = crate::http::metrics_router(app.clone());
         let metrics = http_listener(&app, "metrics", &config.http, METRICS_LIMITS);
-        tasks.spawn(listen::http::serve(listener, router, metrics, shutdown.clone()));
+        tasks.spawn(listen::http::serve(
+            listener,
+            router,
+            metrics,
+            shutdown.clone(),
+        ));
     }
     tasks.spawn(reload_on_sighup(app.clone(), config_path, shutdown.clone()));
     let greetings = app.workspace();

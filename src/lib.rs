@@ -23,6 +23,7 @@
 //! - [`listen`]: what every listener does alike: connection caps in all
 //!   and per client address, the HTTP accept loop with its header-read
 //!   timeout, the open-file limit that fits the caps.
+//! - [`logging`]: the log, with the libraries that print payloads capped.
 //! - [`metrics`]: the Prometheus registry and the typed handles call sites
 //!   bump; served as `GET /metrics` by [`http`].
 //! - [`model`], [`ids`], [`clock`], [`email_address`], [`tokens`], [`app`]:
@@ -42,6 +43,7 @@ pub mod ids;
 pub mod inbound;
 pub mod ingest;
 pub mod listen;
+pub mod logging;
 pub mod memory_trim;
 pub mod metrics;
 pub mod model;

@@ -93,14 +93,7 @@ enum TokenCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "switchboard=info,warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    switchboard::logging::init();
     let result = match cli.command {
         Command::Serve { config } => serve(config),
         Command::CheckConfig { config } => return check_config(&config),
@@ -165,17 +158,24 @@ fn check_config(path: &Path) -> ExitCode {
     );
     match &config.smtp {
         Some(smtp) => println!(
-            "smtp      {} as {} (max {} bytes, {} recipients, {} sessions{})",
+            "smtp      {} as {} (max {} bytes, {} recipients, {} sessions, {} per address{})",
             smtp.listen,
             smtp.hostname,
             smtp.max_message_bytes,
             smtp.max_recipients,
             smtp.max_sessions,
+            smtp.max_sessions_per_address,
             if smtp.tls.is_some() { ", STARTTLS" } else { "" }
         ),
         None => println!("smtp      off"),
     }
-    println!("http      {}", config.http.listen);
+    println!(
+        "http      {} (max {} connections, {} per address, {} s for a request head)",
+        config.http.listen,
+        config.http.max_connections,
+        config.http.max_connections_per_address,
+        config.http.header_read_timeout.as_secs()
+    );
     let scrape = match &config.metrics.token {
         Some(_) => "metrics token",
         None if config.metrics.listen.is_some() => "open",

@@ -30,7 +30,11 @@ fn config(http: &str, smtp: &str) -> String {
             &format!("[http]\nlisten = \"127.0.0.1:0\"\n{http}\n"),
             1,
         )
-        .replacen("max_recipients = 5\n", &format!("max_recipients = 5\n{smtp}\n"), 1)
+        .replacen(
+            "max_recipients = 5\n",
+            &format!("max_recipients = 5\n{smtp}\n"),
+            1,
+        )
 }
 
 /// A connection to `addr` from the loopback address `source`.
@@ -56,7 +60,9 @@ fn blocking_from(runtime: &tokio::runtime::Runtime, source: &str, addr: SocketAd
 /// Sends half a request head and leaves the connection hanging.
 fn half_open(runtime: &tokio::runtime::Runtime, source: &str, addr: SocketAddr) -> TcpStream {
     let mut stream = blocking_from(runtime, source, addr);
-    stream.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n").unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .unwrap();
     stream
 }
 
@@ -134,7 +140,12 @@ fn five_thousand_half_open_connections_starve_nothing_and_are_closed_after_the_h
     assert_eq!(healthz_within_a_second(&daemon), 200);
     let healthz = asked.elapsed();
     let asked = Instant::now();
-    let reply = deliver(daemon.smtp, "flo@example.net", &["support@example.com"], MAIL);
+    let reply = deliver(
+        daemon.smtp,
+        "flo@example.net",
+        &["support@example.com"],
+        MAIL,
+    );
     assert_eq!(reply.code, 250, "{reply:?}");
     let smtp = asked.elapsed();
 
@@ -152,7 +163,10 @@ fn five_thousand_half_open_connections_starve_nothing_and_are_closed_after_the_h
         futures_util::future::join_all(reads).await
     });
     let closed_after = started.elapsed();
-    assert!(answered.iter().all(|&bytes| bytes == 0), "a half-open connection got an answer");
+    assert!(
+        answered.iter().all(|&bytes| bytes == 0),
+        "a half-open connection got an answer"
+    );
     eventually("the flood's connections released", WAIT, || {
         let open = metric(&daemon, "switchboard_connections_open{listener=\"http\"}");
         if open <= 2.0 {
@@ -208,7 +222,12 @@ fn over_its_caps_a_listener_refuses_and_the_other_keeps_serving() {
     assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
     assert!(answer.contains("too many connections;"), "{answer}");
     // ...while SMTP greets and takes mail as if nothing happened.
-    let reply = deliver(daemon.smtp, "flo@example.net", &["support@example.com"], MAIL);
+    let reply = deliver(
+        daemon.smtp,
+        "flo@example.net",
+        &["support@example.com"],
+        MAIL,
+    );
     assert_eq!(reply.code, 250, "{reply:?}");
     // Closing connections makes room again.
     held.truncate(5);
@@ -251,11 +270,26 @@ fn over_its_caps_a_listener_refuses_and_the_other_keeps_serving() {
     client.quit();
 
     for (series, at_least) in [
-        ("switchboard_connections_refused_total{listener=\"http\",reason=\"address_full\"}", 1.0),
-        ("switchboard_connections_refused_total{listener=\"http\",reason=\"listener_full\"}", 1.0),
-        ("switchboard_connections_refused_total{listener=\"smtp\",reason=\"address_full\"}", 1.0),
-        ("switchboard_connections_refused_total{listener=\"smtp\",reason=\"listener_full\"}", 1.0),
-        ("switchboard_smtp_rejections_total{reason=\"address_busy\"}", 1.0),
+        (
+            "switchboard_connections_refused_total{listener=\"http\",reason=\"address_full\"}",
+            1.0,
+        ),
+        (
+            "switchboard_connections_refused_total{listener=\"http\",reason=\"listener_full\"}",
+            1.0,
+        ),
+        (
+            "switchboard_connections_refused_total{listener=\"smtp\",reason=\"address_full\"}",
+            1.0,
+        ),
+        (
+            "switchboard_connections_refused_total{listener=\"smtp\",reason=\"listener_full\"}",
+            1.0,
+        ),
+        (
+            "switchboard_smtp_rejections_total{reason=\"address_busy\"}",
+            1.0,
+        ),
     ] {
         let value = metric(&daemon, series);
         assert!(value >= at_least, "{series} = {value}");
@@ -291,12 +325,16 @@ fn trickled_headers_and_idle_keep_alive_are_cut_but_upgraded_sockets_are_not() {
             .write_all(format!("X-Trickle-{i}: still coming\r\n").as_bytes())
             .is_err()
     });
-    assert!(cut, "a trickled head was still read after {lines_sent} lines (30 s)");
+    assert!(
+        cut,
+        "a trickled head was still read after {lines_sent} lines (30 s)"
+    );
     eprintln!("trickle: cut after {lines_sent} header lines, one every 500 ms (timeout 2 s)");
 
     // A kept-alive connection that goes quiet after a request is closed.
     let mut idle = blocking_from(&runtime, "127.0.0.2", daemon.http);
-    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
     let mut first = [0u8; 512];
     let read = idle.read(&mut first).unwrap();
     assert!(String::from_utf8_lossy(&first[..read]).starts_with("HTTP/1.1 200"));
@@ -306,7 +344,12 @@ fn trickled_headers_and_idle_keep_alive_are_cut_but_upgraded_sockets_are_not() {
     // The live event socket outlives the header timeout: it is upgraded.
     let mut events = EventSocket::connect(daemon.http, &daemon.token, None);
     std::thread::sleep(Duration::from_secs(3));
-    let reply = deliver(daemon.smtp, "flo@example.net", &["support@example.com"], MAIL);
+    let reply = deliver(
+        daemon.smtp,
+        "flo@example.net",
+        &["support@example.com"],
+        MAIL,
+    );
     assert_eq!(reply.code, 250, "{reply:?}");
     match events.next(WAIT) {
         Next::Event(_) => {}

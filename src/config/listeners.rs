@@ -39,9 +39,7 @@ pub(super) fn http_settings(raw: RawHttp, problems: &mut Problems) -> Option<Htt
             None
         }
     };
-    let max_open = raw
-        .max_connections
-        .unwrap_or(DEFAULT_HTTP_MAX_CONNECTIONS);
+    let max_open = raw.max_connections.unwrap_or(DEFAULT_HTTP_MAX_CONNECTIONS);
     let max_per_address = raw
         .max_connections_per_address
         .unwrap_or(DEFAULT_HTTP_MAX_PER_ADDRESS.min(max_open));
@@ -101,7 +99,10 @@ mod tests {
         let settings = http_settings(raw(""), &mut problems).unwrap();
         assert!(problems.is_empty(), "{problems:?}");
         assert_eq!(settings.max_connections, DEFAULT_HTTP_MAX_CONNECTIONS);
-        assert_eq!(settings.max_connections_per_address, DEFAULT_HTTP_MAX_PER_ADDRESS);
+        assert_eq!(
+            settings.max_connections_per_address,
+            DEFAULT_HTTP_MAX_PER_ADDRESS
+        );
         assert_eq!(settings.header_read_timeout, Duration::from_secs(20));
         // A small listener cap brings the default per-address cap down.
         let settings = http_settings(raw("max_connections = 10"), &mut problems).unwrap();
@@ -119,7 +120,10 @@ mod tests {
         let keys: Vec<&str> = problems.iter().map(|(key, _)| key.as_str()).collect();
         assert_eq!(
             keys,
-            ["http.max_connections_per_address", "http.header_read_timeout_secs"]
+            [
+                "http.max_connections_per_address",
+                "http.header_read_timeout_secs"
+            ]
         );
         let mut problems = Vec::new();
         assert_eq!(smtp_per_address(None, 10, &mut problems), 10);

@@ -25,11 +25,11 @@ use std::time::Duration;
 pub use calls::{AgentNumber, CallsChannel, Voicemail};
 pub use chat::{normalize_origin, AskEmail, ChatChannel, OfficeHours};
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
+pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use listeners::{
     DEFAULT_HEADER_READ_TIMEOUT_SECS, DEFAULT_HTTP_MAX_CONNECTIONS, DEFAULT_HTTP_MAX_PER_ADDRESS,
     DEFAULT_SMTP_MAX_SESSIONS_PER_ADDRESS,
 };
-pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use meta::{GraphApi, MessengerChannel, WhatsappChannel};
 pub use metrics::MetricsSettings;
 pub use raw::{AssignTo, Consent, ForwardedSender, RelayTls, Role, SenderName};

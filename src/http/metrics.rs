@@ -60,7 +60,7 @@ pub fn metrics_router(app: Arc<App>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(super::request_span::RedactedRequestSpan))
         .with_state(app)
 }
 

@@ -10,6 +10,7 @@ mod events;
 pub(crate) mod json;
 mod metrics;
 mod people;
+mod request_span;
 mod resources;
 mod storage_reserve;
 mod submissions;
@@ -32,6 +33,7 @@ pub use auth::CurrentAgent;
 pub use error::ApiError;
 pub use event_cache::EventCache;
 pub use metrics::metrics_router;
+pub use request_span::redacted_uri;
 
 use crate::app::App;
 
@@ -124,7 +126,7 @@ pub fn router(app: Arc<App>) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             REQUEST_TIMEOUT,
         ))
-        .layer(TraceLayer::new_for_http())
+        .layer(TraceLayer::new_for_http().make_span_with(request_span::RedactedRequestSpan))
         .with_state(app)
 }
 

@@ -53,7 +53,11 @@ pub fn ensure(connections: u64) -> FileLimit {
     match outcome {
         FileLimit::Enough { .. } => {}
         FileLimit::Raised { from, limit } => {
-            tracing::info!(from, limit, "raised the open-file limit to fit the connection caps");
+            tracing::info!(
+                from,
+                limit,
+                "raised the open-file limit to fit the connection caps"
+            );
         }
         FileLimit::TooLow { limit, needed } => tracing::warn!(
             limit,

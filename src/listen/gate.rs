@@ -204,9 +204,15 @@ mod tests {
         let gate = gate(3, 2);
         let a1 = gate.admit(ip("192.0.2.1")).unwrap();
         let _a2 = gate.admit(ip("192.0.2.1")).unwrap();
-        assert_eq!(gate.admit(ip("192.0.2.1")).err(), Some(Refusal::AddressFull));
+        assert_eq!(
+            gate.admit(ip("192.0.2.1")).err(),
+            Some(Refusal::AddressFull)
+        );
         let _b1 = gate.admit(ip("192.0.2.2")).unwrap();
-        assert_eq!(gate.admit(ip("192.0.2.3")).err(), Some(Refusal::ListenerFull));
+        assert_eq!(
+            gate.admit(ip("192.0.2.3")).err(),
+            Some(Refusal::ListenerFull)
+        );
         drop(a1);
         assert_eq!(gate.open(), 2);
         let _a3 = gate.admit(ip("192.0.2.1")).unwrap();
@@ -232,7 +238,10 @@ mod tests {
     fn closed_connections_leave_no_entry_behind() {
         let gate = gate(1000, 10);
         let admitted: Vec<_> = (0..200)
-            .map(|i| gate.admit(IpAddr::from([10, 0, (i / 256) as u8, i as u8])).unwrap())
+            .map(|i| {
+                gate.admit(IpAddr::from([10, 0, (i / 256) as u8, i as u8]))
+                    .unwrap()
+            })
             .collect();
         assert_eq!(gate.lock().per_client.len(), 200);
         drop(admitted);

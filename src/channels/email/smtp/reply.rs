@@ -178,8 +178,11 @@ pub(crate) fn too_many_connections() -> Reply {
 }
 
 pub(crate) fn too_many_from_address() -> Reply {
-    Reply::new(421, "4.7.0 Too many connections from your address, try again later")
-        .because(SmtpRejection::AddressBusy)
+    Reply::new(
+        421,
+        "4.7.0 Too many connections from your address, try again later",
+    )
+    .because(SmtpRejection::AddressBusy)
 }
 
 pub(crate) fn shutting_down() -> Reply {
