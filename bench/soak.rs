@@ -58,6 +58,11 @@ id = "web"
 inbox = "support"
 kind = "chat"
 allowed_origins = ["{ORIGIN}"]
+# Every simulated visitor comes from loopback.
+[channels.per_address]
+max_sockets = 50000
+new_conversations_per_minute = 50000
+messages_per_minute = 100000
 
 [outbound_smtp]
 host = "127.0.0.1"

@@ -295,6 +295,8 @@ async fn main() {
     let extra = format!(
         "[[channels]]\nid = \"web\"\ninbox = \"support\"\nkind = \"chat\"\n\
          allowed_origins = [\"{ORIGIN}\"]\nmessages_per_minute = 1000000\n\
+         [channels.per_address]\nmax_sockets = 50000\n\
+         new_conversations_per_minute = 50000\nmessages_per_minute = 100000\n\
          [outbox]\nconcurrency = {outbox}\n"
     );
     let daemon = Daemon::start(&support::daemon_bin(), dir.path(), &support::config(&extra));

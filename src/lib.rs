@@ -27,11 +27,13 @@
 //! - [`metrics`]: the Prometheus registry and the typed handles call sites
 //!   bump; served as `GET /metrics` by [`http`].
 //! - [`model`], [`ids`], [`clock`], [`email_address`], [`tokens`], [`app`]:
-//!   shared types and helpers.
+//!   shared types and helpers; [`rate_limit`] and [`client_addr`]: the
+//!   per-address limits channels share (who a request is from, buckets).
 
 pub mod app;
 pub mod automations;
 pub mod channels;
+pub mod client_addr;
 pub mod clock;
 pub mod config;
 pub mod daemon;
@@ -49,6 +51,7 @@ pub mod metrics;
 pub mod model;
 pub mod outbox;
 pub mod presence;
+pub mod rate_limit;
 pub mod retention;
 pub mod routing;
 pub mod store;

@@ -105,6 +105,17 @@ pub const FORM_REJECTION_REASONS: [&str; 13] = [
     "unavailable",
 ];
 
+/// The `reason` label of `switchboard_chat_rejections_total`: a visitor
+/// socket's refusals for its address's limits (`too_many_sockets` before the
+/// upgrade, `new_conversations` for a token-less hello, `messages`), and for
+/// the visitor's own `messages_per_minute` (`visitor_messages`).
+pub const CHAT_REJECTION_REASONS: [&str; 4] = [
+    "too_many_sockets",
+    "new_conversations",
+    "messages",
+    "visitor_messages",
+];
+
 /// Every metric of the daemon.
 pub struct Metrics {
     registry: Registry,
@@ -115,6 +126,7 @@ pub struct Metrics {
     pub smtp: SmtpMetrics,
     webhook_verification_failures: IntCounterVec,
     form_rejections: IntCounterVec,
+    chat_rejections: IntCounterVec,
     outbox_pending: IntGauge,
     outbox_sent: IntCounter,
     outbox_failed: IntCounter,
@@ -281,6 +293,17 @@ impl Metrics {
                     &["channel", "reason"],
                 ),
             ),
+            chat_rejections: register(
+                &r,
+                IntCounterVec::new(
+                    Opts::new(
+                        "switchboard_chat_rejections_total",
+                        "Website chat sockets, hellos and messages refused for a rate or socket \
+                         limit, by channel and reason.",
+                    ),
+                    &["channel", "reason"],
+                ),
+            ),
             outbox_pending: gauge(
                 "switchboard_outbox_pending",
                 "Delivery jobs waiting in the outbox.",
@@ -430,6 +453,12 @@ impl Metrics {
                         .with_label_values(&[channel.id.as_str(), reason]);
                 }
             }
+            if kind == "chat" {
+                for reason in CHAT_REJECTION_REASONS {
+                    self.chat_rejections
+                        .with_label_values(&[channel.id.as_str(), reason]);
+                }
+            }
             if matches!(kind, "messenger" | "whatsapp") {
                 self.webhook_verification_failures
                     .with_label_values(&[channel.id.as_str()]);
@@ -464,6 +493,14 @@ impl Metrics {
     /// `rate_limited_ip`, ...).
     pub fn form_rejected(&self, channel: &str, reason: &str) {
         self.form_rejections
+            .with_label_values(&[channel, reason])
+            .inc();
+    }
+
+    /// A website chat socket, hello or message was refused for a limit
+    /// (one of `CHAT_REJECTION_REASONS`).
+    pub fn chat_rejected(&self, channel: &str, reason: &str) {
+        self.chat_rejections
             .with_label_values(&[channel, reason])
             .inc();
     }

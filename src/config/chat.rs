@@ -2,14 +2,17 @@
 //! (`/widget.js`) and its visitor socket (`/ws/chat`). Their validated
 //! settings: branding, greeting and instant reply, office hours in an IANA
 //! time zone, availability, when to ask for an email address, consent, the
-//! sites allowed to embed the widget, the identity-verification secret and
-//! the email fallback for replies a visitor did not see.
+//! sites allowed to embed the widget, the identity-verification secret,
+//! the email fallback for replies a visitor did not see, and the limits per
+//! client address (`chat_limits`).
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::chat_limits::{self, PerAddress, RawPerAddress};
 use super::raw::{Consent, RawRouting, RawTickets};
 use super::secret::{self, Secret};
 use super::workspace::{Channel, ChannelKind};
@@ -67,6 +70,11 @@ pub struct RawChatChannel {
     pub max_message_chars: Option<usize>,
     /// Messages one visitor may send per minute (default 30).
     pub messages_per_minute: Option<u32>,
+    /// Reverse proxies whose `X-Forwarded-For` names the visitor's address
+    /// (default: loopback).
+    pub trusted_proxies: Option<Vec<String>>,
+    /// Limits per visitor address (`chat_limits`).
+    pub per_address: Option<RawPerAddress>,
     pub routing: Option<RawRouting>,
     pub tickets: Option<RawTickets>,
 }
@@ -137,6 +145,9 @@ pub struct ChatChannel {
     pub email_channel: Option<String>,
     pub max_message_chars: usize,
     pub messages_per_minute: u32,
+    /// Whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    pub per_address: PerAddress,
     /// Where the channel sits in the file, for cross-reference errors.
     config_path: String,
 }
@@ -249,6 +260,8 @@ pub(super) fn chat(
     if messages_per_minute == 0 {
         bad("messages_per_minute", "must be at least 1".into(), found);
     }
+    let trusted_proxies = chat_limits::trusted_proxies(raw.trusted_proxies.as_deref(), path, found);
+    let per_address = chat_limits::per_address(raw.per_address.as_ref(), path, found);
     let office_hours = raw
         .office_hours
         .as_ref()
@@ -281,6 +294,8 @@ pub(super) fn chat(
         email_channel: raw.email_channel.clone(),
         max_message_chars,
         messages_per_minute,
+        trusted_proxies,
+        per_address,
         config_path: path.to_string(),
     })
 }
@@ -428,10 +443,13 @@ mod tests {
         consent = "explicit"
         consent_text = "We store what you write."
         ask_email = "always"
+        trusted_proxies = ["10.0.0.1"]
         [channels.office_hours]
         time_zone = "Europe/Berlin"
         mon = ["09:00-12:00", "13:00-17:00"]
         sat = ["10:00-24:00"]
+        [channels.per_address]
+        max_sockets = 3
         "##,
         )
         .unwrap();
@@ -448,6 +466,15 @@ mod tests {
         assert_eq!(chat.email_fallback, Duration::from_secs(30));
         assert_eq!(chat.ask_email, AskEmail::Always);
         assert_eq!(chat.away_message, DEFAULT_AWAY);
+        assert_eq!(
+            chat.trusted_proxies,
+            ["10.0.0.1".parse::<IpAddr>().unwrap()]
+        );
+        assert_eq!(chat.per_address.max_sockets, 3);
+        assert_eq!(
+            chat.per_address.messages_per_minute,
+            chat_limits::DEFAULT_PER_ADDRESS.messages_per_minute
+        );
         let hours = chat.office_hours.unwrap();
         assert_eq!(hours.days[0], [(540, 720), (780, 1020)]);
         assert_eq!(hours.days[5], [(600, 1440)]);
@@ -513,6 +540,23 @@ mod tests {
             errors.contains("channels[1].email_channel: no email channel \"web\""),
             "{errors}"
         );
+        let errors = parse(
+            "allowed_origins = [\"https://a.example\"]\ntrusted_proxies = [\"nginx\"]\n\
+             [channels.per_address]\nmax_sockets = 0\nmessages_per_minute = 1000000\n",
+        )
+        .unwrap_err();
+        for expected in [
+            "channels[1].trusted_proxies[0]: \"nginx\" is not an IP address",
+            "channels[1].per_address.max_sockets: must be between 1 and 50000 (got 0)",
+            "channels[1].per_address.messages_per_minute: must be between 1 and 100000",
+        ] {
+            assert!(errors.contains(expected), "{expected} in:\n{errors}");
+        }
+        let errors = parse(
+            "allowed_origins = [\"https://a.example\"]\n[channels.per_address]\nsockets = 3\n",
+        )
+        .unwrap_err();
+        assert!(errors.contains("sockets"), "{errors}");
         let errors = parse("").unwrap_err();
         assert!(errors.contains("channels[1].allowed_origins: list the sites"));
         let errors = parse("allowed_origins = [\"https://a.example\"]\nwelcome = 1\n").unwrap_err();

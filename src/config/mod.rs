@@ -5,6 +5,7 @@
 
 mod calls;
 mod chat;
+mod chat_limits;
 mod custom;
 mod delivery;
 mod form;
@@ -24,6 +25,7 @@ use std::time::Duration;
 
 pub use calls::{AgentNumber, CallsChannel, Voicemail};
 pub use chat::{normalize_origin, AskEmail, ChatChannel, OfficeHours};
+pub use chat_limits::{PerAddress, MAX_SOCKETS_LIMIT};
 pub use custom::{Capabilities, CustomChannel, WebhookSecret};
 pub use form::{FieldType, FormChannel, FormField, FormRateLimits, CONTACT_WINDOW};
 pub use listeners::{

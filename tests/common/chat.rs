@@ -90,6 +90,28 @@ impl Visitor {
         channel: &str,
         origin: Option<&str>,
     ) -> Result<Visitor, u16> {
+        Visitor::try_connect_with(http, channel, origin, None).map_err(|(status, _)| status)
+    }
+
+    /// Connects from `ORIGIN` as the client `forwarded_for` names (the
+    /// test daemon's peer is loopback, which chat channels trust as a
+    /// proxy by default), or returns the refusal's status and JSON body.
+    pub fn try_connect_from(
+        http: SocketAddr,
+        channel: &str,
+        forwarded_for: &str,
+    ) -> Result<Visitor, (u16, Value)> {
+        Visitor::try_connect_with(http, channel, Some(ORIGIN), Some(forwarded_for))
+    }
+
+    /// Connects with `origin` and `X-Forwarded-For` (when given), or
+    /// returns the refusal's status and JSON body (`null` when none).
+    pub fn try_connect_with(
+        http: SocketAddr,
+        channel: &str,
+        origin: Option<&str>,
+        forwarded_for: Option<&str>,
+    ) -> Result<Visitor, (u16, Value)> {
         let mut request = format!("ws://{http}/ws/chat?channel={channel}")
             .into_client_request()
             .unwrap();
@@ -97,6 +119,11 @@ impl Visitor {
             request
                 .headers_mut()
                 .insert("Origin", origin.parse().unwrap());
+        }
+        if let Some(forwarded_for) = forwarded_for {
+            request
+                .headers_mut()
+                .insert("X-Forwarded-For", forwarded_for.parse().unwrap());
         }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -108,7 +135,14 @@ impl Visitor {
         });
         match connected {
             Ok((socket, _)) => Ok(Visitor { runtime, socket }),
-            Err(tungstenite::Error::Http(response)) => Err(response.status().as_u16()),
+            Err(tungstenite::Error::Http(response)) => {
+                let body = response
+                    .body()
+                    .as_deref()
+                    .and_then(|bytes| serde_json::from_slice(bytes).ok())
+                    .unwrap_or(Value::Null);
+                Err((response.status().as_u16(), body))
+            }
             Err(error) => panic!("WebSocket handshake failed: {error}"),
         }
     }

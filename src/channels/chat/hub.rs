@@ -1,7 +1,7 @@
 //! The hub: which visitor sockets are open, by visitor (the identity handle
 //! their messages carry) and by conversation, so that the outbox, the
 //! typing endpoint and the event follower can push frames to them; plus the
-//! per-visitor rate limit. Frames go through each socket's bounded queue;
+//! per-visitor rate limit and the per-address limits (`limits`). Frames go through each socket's bounded queue;
 //! a socket that does not keep up loses pushes, never blocks the hub (it
 //! gets the full history again when it reconnects).
 
@@ -44,6 +44,8 @@ pub struct ChatHub {
     next: AtomicU64,
     inner: Mutex<Inner>,
     rates: Mutex<HashMap<String, Bucket>>,
+    /// Sockets, new visitors and messages per client address.
+    pub limits: super::limits::AddressLimits,
     key: OnceLock<[u8; 32]>,
     /// Cancelled when the daemon stops: sockets say goodbye (`1001`).
     shutdown: OnceLock<tokio_util::sync::CancellationToken>,

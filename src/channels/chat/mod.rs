@@ -5,12 +5,15 @@
 //! their messages go through ingest and are acknowledged only once durable.
 //! Agents' replies reach the visitor's open sockets through the outbox
 //! (`send`), or by email when unseen (`fallback`); typing, `agent_joined`
-//! and availability changes are pushed by the `hub`.
+//! and availability changes are pushed by the `hub`. One address may hold
+//! only so many sockets, start only so many visitors and send only so many
+//! messages a minute (`limits`).
 
 pub mod availability;
 pub mod fallback;
 pub mod follow;
 pub mod hub;
+pub mod limits;
 pub mod protocol;
 pub mod send;
 mod session;

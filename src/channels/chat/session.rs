@@ -1,8 +1,9 @@
 //! One visitor socket's conversation with the daemon, frame by frame:
-//! `hello` (token, identity verification, history), `message` (checks,
-//! rate limit, consent, then ingest: acknowledged only once durable, a
-//! resend of the same `client_id` gets the same ack), `email`, `seen` and
-//! `consent`. Every refusal is an `error` frame; the socket loop
+//! `hello` (token, identity verification, history; a new visitor counts
+//! against its address's limit), `message` (checks, consent, the visitor's
+//! and the address's rate limits, then ingest: acknowledged only once
+//! durable, a resend of the same `client_id` gets the same ack), `email`,
+//! `seen` and `consent`. Every refusal is an `error` frame; the socket loop
 //! (`socket`) writes what this returns.
 
 use std::sync::Arc;
@@ -26,6 +27,10 @@ use crate::store::ContactPatch;
 const HISTORY: usize = 200;
 /// Close code for a token that is not valid (the widget starts afresh).
 const CLOSE_BAD_TOKEN: u16 = 4401;
+/// Close code for a new visitor over its address's limit: 1013, "try
+/// again later" (a passing condition, unlike 1008's policy violation); the
+/// widget reconnects after the `retry_after_ms` of the error frame.
+const CLOSE_TRY_AGAIN_LATER: u16 = 1013;
 /// Who the socket speaks for, once it said hello.
 pub(super) struct Visitor {
     id: String,
@@ -39,6 +44,8 @@ pub(super) struct Session {
     app: Arc<App>,
     channel: String,
     socket: u64,
+    /// The client address's limit key (`limits::address_key`).
+    address: String,
     visitor: Option<Visitor>,
     /// The visitor ticked "I agree" on this socket.
     consented_at: Option<i64>,
@@ -66,11 +73,12 @@ impl Reply {
 }
 
 impl Session {
-    pub(super) fn new(app: Arc<App>, channel: String, socket: u64) -> Session {
+    pub(super) fn new(app: Arc<App>, channel: String, socket: u64, address: String) -> Session {
         Session {
             app,
             channel,
             socket,
+            address,
             visitor: None,
             consented_at: None,
             email: None,
@@ -156,7 +164,22 @@ impl Session {
                     return Reply::Close(frame, CLOSE_BAD_TOKEN, "invalid token");
                 }
             },
-            None => token::new_visitor_id(),
+            None => {
+                let per_minute = chat.per_address.new_conversations_per_minute;
+                let now = app.clock.now();
+                if let Err(wait) = app.chat.limits.new_visitor(&self.address, per_minute, now) {
+                    tracing::debug!("chat: too many new visitors from one address");
+                    app.metrics
+                        .chat_rejected(&self.channel, "new_conversations");
+                    let frame = rate_limited(
+                        "too many new chats from your address; try again in a moment",
+                        None,
+                        wait,
+                    );
+                    return Reply::Close(frame, CLOSE_TRY_AGAIN_LATER, "too many new chats");
+                }
+                token::new_visitor_id()
+            }
         };
         let mut frames = Vec::new();
         let verified_email = match (user_email, user_hash) {
@@ -311,18 +334,24 @@ impl Session {
             );
         }
         let now = app.clock.now();
+        // The visitor's own limit first: a visitor over it does not use up
+        // what the other visitors of its address may send.
         if let Err(wait) =
             app.chat
                 .take_message(&visitor.identity.handle, chat.messages_per_minute, now)
         {
-            let frame = json!({
-                "type": "error",
-                "code": "rate_limited",
-                "message": "too many messages; wait a moment",
-                "client_id": client_id,
-                "retry_after_ms": wait.as_millis() as u64,
-            });
-            return Reply::one(frame.to_string());
+            app.metrics.chat_rejected(&self.channel, "visitor_messages");
+            return Reply::one(rate_limited("too many messages; wait a moment", cid, wait));
+        }
+        let per_minute = chat.per_address.messages_per_minute;
+        if let Err(wait) = app.chat.limits.message(&self.address, per_minute, now) {
+            tracing::debug!("chat: too many messages from one address");
+            app.metrics.chat_rejected(&self.channel, "messages");
+            return Reply::one(rate_limited(
+                "too many messages from your address; wait a moment",
+                cid,
+                wait,
+            ));
         }
         let email = visitor
             .verified_email
@@ -494,6 +523,21 @@ impl Session {
         mark_delivered(&app, vec![id]).await;
         Reply::Frames(Vec::new())
     }
+}
+
+/// A `rate_limited` error frame: the widget sends again (a message) or
+/// reconnects (a hello) after `retry_after_ms`.
+fn rate_limited(message: &str, client_id: Option<&str>, wait: std::time::Duration) -> String {
+    let mut frame = json!({
+        "type": "error",
+        "code": "rate_limited",
+        "message": message,
+        "retry_after_ms": wait.as_millis() as u64,
+    });
+    if let Some(id) = client_id {
+        frame["client_id"] = json!(id);
+    }
+    frame.to_string()
 }
 
 /// The store's visitor-token key (cached in the hub).

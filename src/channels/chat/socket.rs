@@ -1,25 +1,31 @@
 //! The visitor socket, `GET /ws/chat?channel=ID`: the upgrade checks the
-//! channel and the page's `Origin`, with small tungstenite buffers so that
-//! thousands of idle widgets fit; then one task per socket reads frames,
-//! has `session` answer them, and writes the answers and the hub's pushes. A visitor
-//! message is acknowledged only after ingest made it durable; a resend of
+//! channel, the page's `Origin` and the client address's socket limit
+//! (`limits`), with small tungstenite buffers so that thousands of idle
+//! widgets fit; then one task per socket reads frames, has `session` answer
+//! them, and writes the answers and the hub's pushes. A visitor message is
+//! acknowledged only after ingest made it durable; a resend of
 //! the same `client_id` is the same message (ingest dedupes it) and gets
-//! the same ack. Every refusal is an `error` frame; the socket stays open.
+//! the same ack. Every refusal after the upgrade is an `error` frame; the
+//! socket stays open unless the visitor cannot go on (a bad token, a new
+//! visitor over its address's limit, no hello).
 
 use std::collections::HashMap;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
+use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use super::limits::{address_key, SocketRefused, SocketSlot};
 use super::protocol::{self, FrameError};
 use super::session::{Reply, Session};
 use crate::app::App;
+use crate::client_addr::client_ip;
 use crate::config::ChatChannel;
 
 /// tungstenite's read and write buffers per socket (its defaults of
@@ -29,7 +35,7 @@ const BUFFER: usize = 4 * 1024;
 /// refused with an error frame, larger frames close the socket.
 const MAX_FRAME: usize = 64 * 1024;
 /// Visitor sockets open at once; more are refused with `503`.
-pub const MAX_SOCKETS: usize = 50_000;
+pub const MAX_SOCKETS: usize = crate::config::MAX_SOCKETS_LIMIT as usize;
 /// How long a new socket may take to say hello.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long one frame may take to leave before the socket counts as stuck.
@@ -58,6 +64,7 @@ pub fn origin_allowed(chat: &ChatChannel, headers: &HeaderMap) -> bool {
 
 pub async fn upgrade(
     State(app): State<Arc<App>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     Query(params): Query<HashMap<String, String>>,
     upgrade: WebSocketUpgrade,
@@ -84,6 +91,31 @@ pub async fn upgrade(
             "too many chats at once; try again shortly",
         );
     }
+    let address = client_ip(Some(peer.ip()), &headers, &chat.trusted_proxies).unwrap_or(peer.ip());
+    let address = address_key(&channel, address);
+    let max = chat.per_address.max_sockets;
+    let slot = match app.chat.limits.open_socket(&address, max) {
+        Ok(slot) => slot,
+        Err(SocketRefused::TooMany) => {
+            tracing::debug!(%channel, "chat: too many sockets from one address");
+            app.metrics.chat_rejected(&channel, "too_many_sockets");
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_sockets",
+                &format!(
+                    "at most {max} chats may be open at once from one address; close one and \
+                     try again"
+                ),
+            );
+        }
+        Err(SocketRefused::Full) => {
+            return refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "busy",
+                "too many chats at once; try again shortly",
+            )
+        }
+    };
     upgrade
         .read_buffer_size(BUFFER)
         .write_buffer_size(BUFFER)
@@ -92,16 +124,26 @@ pub async fn upgrade(
         .max_frame_size(MAX_FRAME)
         .on_upgrade(move |socket| {
             let span = tracing::debug_span!("chat_socket", %channel);
-            tracing::Instrument::instrument(session(app, channel, socket), span)
+            let session = session(app, channel, address, slot, socket);
+            tracing::Instrument::instrument(session, span)
         })
 }
 
-async fn session(app: Arc<App>, channel: String, mut socket: WebSocket) {
+/// One socket's life; `slot` (its place in the address's count) is given
+/// back when it ends, or when the upgrade fails and the closure is dropped.
+async fn session(
+    app: Arc<App>,
+    channel: String,
+    address: String,
+    slot: SocketSlot,
+    mut socket: WebSocket,
+) {
+    let _slot = slot;
     let _open = app.metrics.widget_socket();
     let (id, mut pushes) = app.chat.register(&channel);
     let shutdown = app.chat.shutdown();
     let hello_by = tokio::time::Instant::now() + HELLO_TIMEOUT;
-    let mut session = Session::new(app.clone(), channel, id);
+    let mut session = Session::new(app.clone(), channel, id, address);
     loop {
         let outgoing = tokio::select! {
             frame = socket.recv() => match frame {

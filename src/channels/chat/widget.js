@@ -182,9 +182,12 @@
     s.onclose = function (e) {
       state.socket = null; state.ready = false;
       if (e.code === 4401) { state.token = null; save("token", null); }
-      // Exponential backoff with full jitter, capped at 30 s.
+      // Exponential backoff with full jitter, capped at 30 s; a refused
+      // hello (too many new chats from this address) says how long to wait.
       var delay = Math.min(30000, 500 * Math.pow(2, state.attempt++));
-      state.timer = setTimeout(connect, delay / 2 + Math.random() * delay / 2);
+      var wait = Math.max(delay / 2 + Math.random() * delay / 2, state.retryAfter || 0);
+      state.retryAfter = 0;
+      state.timer = setTimeout(connect, wait);
     };
   }
 
@@ -225,7 +228,10 @@
     if (m.code === "rate_limited" || m.code === "unavailable") {
       // A long wait (the server cannot store messages now) is told.
       if (m.retry_after_ms > 10000) note(m.message);
-      setTimeout(flush, m.retry_after_ms || 2000);
+      // Before the welcome it is the hello that waits: the socket closes
+      // and the reconnect waits as long.
+      if (!state.ready) state.retryAfter = m.retry_after_ms;
+      else setTimeout(flush, m.retry_after_ms || 2000);
     } else if (m.code === "consent_required") {
       consent.hidden = false; consentBox.focus();
     } else if (m.client_id) {

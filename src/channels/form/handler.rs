@@ -19,7 +19,7 @@
 //! refused post gets the hosted page back, with its values and each problem
 //! next to its field.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::extract::{ConnectInfo, Path, RawQuery, Request, State};
@@ -37,6 +37,7 @@ use super::submit::{self, Context, SubmitError};
 use super::token::{self, TokenError};
 use super::{token_secret, IDEMPOTENCY_FIELD, TOKEN_FIELD};
 use crate::app::App;
+use crate::client_addr::client_ip;
 use crate::config::{ChannelKind, FormChannel, Workspace};
 use crate::ids::Id;
 
@@ -204,29 +205,6 @@ fn answer_of(encoding: Option<Encoding>, headers: &HeaderMap) -> Answer {
     } else {
         Answer::Browser
     }
-}
-
-/// The client's address: the peer, or, when the peer is a trusted proxy,
-/// the last address in `X-Forwarded-For` that is not one.
-fn client_ip(peer: Option<IpAddr>, headers: &HeaderMap, trusted: &[IpAddr]) -> Option<IpAddr> {
-    let peer = peer?;
-    if !trusted.contains(&peer) {
-        return Some(peer);
-    }
-    let forwarded: Vec<IpAddr> = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|part| part.trim().parse().ok())
-        .collect();
-    Some(
-        forwarded
-            .into_iter()
-            .rev()
-            .find(|ip| !trusted.contains(ip))
-            .unwrap_or(peer),
-    )
 }
 
 /// What a submission needs besides its body.
@@ -540,23 +518,6 @@ pub async fn submit(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_client_is_the_peer_unless_it_is_a_trusted_proxy() {
-        let proxy: IpAddr = "10.0.0.1".parse().unwrap();
-        let client: IpAddr = "203.0.113.9".parse().unwrap();
-        let mut headers = HeaderMap::new();
-        headers.insert(
-            "x-forwarded-for",
-            HeaderValue::from_static("198.51.100.1, 203.0.113.9"),
-        );
-        assert_eq!(client_ip(Some(client), &headers, &[proxy]), Some(client));
-        assert_eq!(client_ip(Some(proxy), &headers, &[proxy]), Some(client));
-        assert_eq!(
-            client_ip(Some(proxy), &HeaderMap::new(), &[proxy]),
-            Some(proxy)
-        );
-    }
 
     #[test]
     fn json_answers_for_json_posts_and_scripts_that_ask() {

@@ -7,9 +7,9 @@
 //! - `POST /forms/{id}`: a submission, urlencoded, multipart or JSON
 //!   (`body.rs`), with CORS for the form's allowed origins (`cors.rs`),
 //!   checked against the fields (`check.rs`), kept out when spam (honeypot,
-//!   too-fresh or missing token, rate limits in `limits.rs`, the per-contact
-//!   limit) and stored through ingest (`submit.rs`) before it is answered;
-//!   a refusal is told as `refusal.rs` says (status, message, `Retry-After`).
+//!   too-fresh or missing token, rate limits (`crate::rate_limit`), the
+//!   per-contact limit) and stored through ingest (`submit.rs`) before it is
+//!   answered; a refusal is told as `refusal.rs` says (status, message, `Retry-After`).
 //! - Answers: the agent's reply is an email through the form's `reply_via`
 //!   channel and the relay (`reply.rs`).
 
@@ -17,7 +17,6 @@ pub mod body;
 pub mod check;
 pub mod cors;
 pub mod handler;
-pub mod limits;
 pub mod page;
 pub mod refusal;
 pub mod reply;
@@ -33,6 +32,7 @@ use tokio::sync::{Mutex, OnceCell};
 
 use crate::app::App;
 use crate::config::FormChannel;
+use crate::rate_limit::Limiter;
 use crate::store::StoreError;
 
 /// The identity namespace of form senders: their email address, shared
@@ -51,8 +51,8 @@ const CONTACT_STRIPES: usize = 64;
 
 /// What forms keep in memory between requests.
 pub struct FormState {
-    pub per_ip: limits::Limiter,
-    pub per_email: limits::Limiter,
+    pub per_ip: Limiter,
+    pub per_email: Limiter,
     contact_locks: Vec<Mutex<()>>,
     store_secret: OnceCell<Vec<u8>>,
 }
@@ -60,8 +60,8 @@ pub struct FormState {
 impl Default for FormState {
     fn default() -> Self {
         FormState {
-            per_ip: limits::Limiter::default(),
-            per_email: limits::Limiter::default(),
+            per_ip: Limiter::default(),
+            per_email: Limiter::default(),
             contact_locks: (0..CONTACT_STRIPES).map(|_| Mutex::new(())).collect(),
             store_secret: OnceCell::new(),
         }

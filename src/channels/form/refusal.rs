@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 
 use super::body::BodyError;
 use super::check::FieldError;
-use super::limits::retry_after_secs;
+use crate::rate_limit::retry_after_secs;
 
 /// Why a submission was not taken (told to the poster).
 #[derive(Debug)]
