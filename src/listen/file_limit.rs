@@ -75,6 +75,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_units_limit_fits_the_default_caps() {
+        let unit = include_str!("../../systemd/switchboard.service");
+        let limit: u64 = unit
+            .lines()
+            .find_map(|line| line.strip_prefix("LimitNOFILE="))
+            .expect("the unit sets LimitNOFILE")
+            .parse()
+            .unwrap();
+        let caps = crate::config::DEFAULT_HTTP_MAX_CONNECTIONS + 500;
+        assert!(limit >= caps as u64 + HEADROOM, "LimitNOFILE={limit}");
+    }
+
+    #[test]
     fn a_need_within_the_current_limit_changes_nothing() {
         let before = getrlimit(Resource::Nofile);
         assert!(matches!(ensure(0), FileLimit::Enough { .. }));
