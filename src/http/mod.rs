@@ -3,6 +3,7 @@
 
 mod auth;
 mod channels;
+pub(crate) mod contact_access;
 mod conversations;
 mod error;
 mod event_cache;

@@ -1,5 +1,6 @@
 //! Agents and contacts: the team list with availability, an agent's own
-//! availability switch, and contact reads, edits and search.
+//! availability switch, and contact reads, edits and search (each limited
+//! to the contacts the agent may see, `contact_access`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use axum::Json;
 use serde::{Deserialize, Serialize};
 
 use super::auth::CurrentAgent;
+use super::contact_access::{can_see_contact, visible_contact};
 use super::conversations::parse_id;
 use super::error::ApiError;
 use super::json::JsonBody;
@@ -89,15 +91,11 @@ pub async fn set_availability(
 
 pub async fn contact(
     State(app): State<Arc<App>>,
-    _agent: CurrentAgent,
+    agent: CurrentAgent,
     Path(id): Path<String>,
 ) -> Result<Json<ContactView>, ApiError> {
     let id = parse_id(&id, "contact")?;
-    let contact = app
-        .store
-        .contact(id)?
-        .ok_or(ApiError::NotFound { what: "contact" })?;
-    Ok(Json(contact.into()))
+    Ok(Json(visible_contact(&app, &agent, id)?.into()))
 }
 
 #[derive(Serialize)]
@@ -107,14 +105,16 @@ pub struct ContactList {
 
 pub async fn search_contacts(
     State(app): State<Arc<App>>,
-    _agent: CurrentAgent,
+    agent: CurrentAgent,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<ContactList>, ApiError> {
     let query = params.get("q").map(|q| q.trim()).unwrap_or("");
     if query.is_empty() {
         return Err(ApiError::bad("q", "give some text to search for"));
     }
-    let found = app.store.search_contacts(query, SEARCH_LIMIT)?;
+    let found = app.store.search_contacts(query, SEARCH_LIMIT, |contact| {
+        can_see_contact(&app, &agent, contact)
+    })?;
     Ok(Json(ContactList {
         contacts: found.into_iter().map(ContactView::from).collect(),
     }))
@@ -145,6 +145,7 @@ pub async fn patch_contact(
     JsonBody(body): JsonBody<ContactChange>,
 ) -> Result<Json<ContactView>, ApiError> {
     let id = parse_id(&id, "contact")?;
+    visible_contact(&app, &agent, id)?;
     if let Some(Some(owner)) = &body.owner {
         if agent.workspace.agent(owner).is_none() {
             return Err(ApiError::bad("owner", format!("no agent \"{owner}\"")));
@@ -183,10 +184,11 @@ pub struct MergeRequest {
     other: Option<String>,
 }
 
-/// `POST /api/v1/contacts/{id}/merge {"other": ID}`: one person, one contact.
+/// `POST /api/v1/contacts/{id}/merge {"other": ID}`: one person, one
+/// contact. The agent must be able to see both.
 pub async fn merge_contacts(
     State(app): State<Arc<App>>,
-    _agent: CurrentAgent,
+    agent: CurrentAgent,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<MergeRequest>,
 ) -> Result<Json<ContactView>, ApiError> {
@@ -197,6 +199,8 @@ pub async fn merge_contacts(
         .ok_or_else(|| ApiError::bad("other", "required: the id of the contact to merge in"))?
         .parse()
         .map_err(|_| ApiError::bad("other", "not a contact id"))?;
+    visible_contact(&app, &agent, keep)?;
+    visible_contact(&app, &agent, other)?;
     let store = app.store.clone();
     let merged = tokio::task::spawn_blocking(move || store.merge_contacts(keep, other))
         .await

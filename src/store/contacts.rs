@@ -83,9 +83,16 @@ impl Store {
         Ok(contact)
     }
 
-    /// Contacts whose name, email or phone contains `query` (any case), up
-    /// to `limit`, newest first.
-    pub fn search_contacts(&self, query: &str, limit: usize) -> Result<Vec<Contact>, StoreError> {
+    /// Contacts whose name, email or phone contains `query` (any case) and
+    /// that `visible` keeps, up to `limit`, newest first. `visible` is asked
+    /// only about matches, and before the limit counts them, so that
+    /// contacts the caller may not see never take a place on the page.
+    pub fn search_contacts(
+        &self,
+        query: &str,
+        limit: usize,
+        mut visible: impl FnMut(&Contact) -> Result<bool, StoreError>,
+    ) -> Result<Vec<Contact>, StoreError> {
         let needle = query.to_lowercase();
         let mut found = Vec::new();
         for entry in self.trees.contacts.iter().rev() {
@@ -94,7 +101,7 @@ impl Store {
                 .into_iter()
                 .flatten()
                 .any(|field| field.to_lowercase().contains(&needle));
-            if matches {
+            if matches && visible(&contact)? {
                 found.push(contact);
                 if found.len() == limit {
                     break;

@@ -1,8 +1,9 @@
 //! What the page loads once: the signed-in agent, the agents, the inboxes
 //! the agent can see with their channels (kind, and for email the From name
 //! and the signature this agent's replies get), the ticket pipelines; and a
-//! contact's details for the contact panel: identities on every channel and
-//! their other conversations.
+//! contact's details for the contact panel (for a contact the agent may
+//! see, `http::contact_access`): identities on every channel and their
+//! other conversations.
 
 use std::sync::Arc;
 
@@ -13,6 +14,7 @@ use serde::Serialize;
 use crate::app::App;
 use crate::channels::email::compose::{fill_signature, from_display_name};
 use crate::config::{ChannelKind, Role};
+use crate::http::contact_access::visible_contact;
 use crate::http::views::{conversation_view, ContactView, ConversationView};
 use crate::http::{ApiError, CurrentAgent};
 
@@ -160,10 +162,7 @@ pub async fn contact_details(
     let id: crate::ids::Id = id
         .parse()
         .map_err(|_| ApiError::NotFound { what: "contact" })?;
-    let contact = app
-        .store
-        .contact(id)?
-        .ok_or(ApiError::NotFound { what: "contact" })?;
+    let contact = visible_contact(&app, &agent, id)?;
     let identities = app
         .store
         .contact_identities(id)?
