@@ -30,9 +30,12 @@ path = "data"
 listen = "127.0.0.1:0"
 hostname = "bench.switchboard.test"
 max_sessions = 1000
+# Every load generator runs on loopback: one address for all.
+max_sessions_per_address = 1000
 
 [http]
 listen = "127.0.0.1:0"
+max_connections_per_address = 30000
 
 [[agents]]
 id = "admin"
