@@ -44,6 +44,10 @@ pub struct RawCallsChannel {
     pub public_url: String,
     /// The REST API (default `https://api.twilio.com`).
     pub api_base_url: Option<String>,
+    /// Fetch voicemail recordings even from private, loopback or
+    /// link-local addresses (`outbound_fetch`; default false).
+    #[serde(default)]
+    pub allow_private_targets: bool,
     /// The phones to ring: E.164 numbers or `sip:` addresses.
     #[serde(default)]
     pub agent_numbers: Vec<String>,
@@ -143,6 +147,7 @@ pub(super) fn calls(
         messaging_service_sid: None,
         public_url: raw.public_url.clone(),
         api_base_url: raw.api_base_url.clone(),
+        allow_private_targets: raw.allow_private_targets,
         routing: None,
         tickets: None,
     };

@@ -53,6 +53,8 @@ pub struct MessengerChannel {
     pub consent_text: Option<String>,
     pub human_agent_tag: bool,
     pub graph: GraphApi,
+    /// Media links from webhooks may point at non-public addresses.
+    pub allow_private_targets: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct WhatsappChannel {
     pub access_token: Secret,
     pub instant_reply: Option<String>,
     pub graph: GraphApi,
+    /// Media links from webhooks may point at non-public addresses.
+    pub allow_private_targets: bool,
 }
 
 /// Page ids and phone number ids seen so far, to refuse a second channel
@@ -125,6 +129,7 @@ pub(super) fn messenger(
         consent_text: raw.consent_text.clone(),
         human_agent_tag: raw.human_agent_tag,
         graph: GraphApi::new(raw.graph_base_url.clone(), raw.api_version.clone()),
+        allow_private_targets: raw.allow_private_targets,
     })
 }
 
@@ -170,6 +175,7 @@ pub(super) fn whatsapp(
         access_token: access_token?,
         instant_reply: raw.instant_reply.clone(),
         graph: GraphApi::new(raw.graph_base_url.clone(), raw.api_version.clone()),
+        allow_private_targets: raw.allow_private_targets,
     })
 }
 
