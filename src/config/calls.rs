@@ -371,6 +371,43 @@ mod tests {
     }
 
     #[test]
+    fn media_links_are_public_only_unless_the_channel_allows_private_ones() {
+        let numbers = r#"agent_numbers = ["+14155550101"]"#;
+        let config = parse(&format!(
+            "{}{}",
+            channel("sms", "sms", "+15005550006", "allow_private_targets = true"),
+            channel("phone", "calls", "+15005550006", numbers),
+        ))
+        .unwrap();
+        let kind = |id: &str| &config.workspace.channel(id).unwrap().kind;
+        let (ChannelKind::Sms(sms), ChannelKind::Calls(calls)) = (kind("sms"), kind("phone"))
+        else {
+            panic!()
+        };
+        assert!(sms.allow_private_targets);
+        assert!(!calls.provider.allow_private_targets, "false by default");
+        let config = parse(&channel(
+            "phone",
+            "calls",
+            "+15005550006",
+            &format!("{numbers}\nallow_private_targets = true"),
+        ))
+        .unwrap();
+        let ChannelKind::Calls(calls) = &config.workspace.channel("phone").unwrap().kind else {
+            panic!()
+        };
+        assert!(calls.provider.allow_private_targets);
+        let errors = parse(&channel(
+            "sms",
+            "sms",
+            "+15005550006",
+            "allow_private_target = true",
+        ))
+        .unwrap_err();
+        assert!(errors.contains("allow_private_target"), "{errors}");
+    }
+
+    #[test]
     fn bad_calls_settings_are_named_by_key() {
         let errors = parse(&channel(
             "phone",

@@ -251,4 +251,31 @@ mod tests {
         assert_eq!(page.page_token.expose(), "page-token");
         assert!(!format!("{page:?}").contains("page-token"));
     }
+
+    #[test]
+    fn media_links_are_public_only_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = config(dir.path(), "222").replace(
+            "page_token_env = \"SWITCHBOARD_TEST_UNSET_TOKEN\"",
+            "page_token_file = \"token\"\nallow_private_targets = true",
+        );
+        let config = crate::config::parse(&text, dir.path()).unwrap();
+        let allowed = |id: &str| match &config.workspace.channel(id).unwrap().kind {
+            crate::config::ChannelKind::Messenger(page) => page.allow_private_targets,
+            other => panic!("{other:?}"),
+        };
+        assert!(!allowed("page-a"), "false by default");
+        assert!(allowed("page-b"));
+        let typo = text.replace("allow_private_targets", "allow_private_target");
+        let errors = crate::config::parse(&typo, dir.path())
+            .unwrap_err()
+            .problems()
+            .join("\n");
+        assert!(errors.contains("allow_private_target"), "{errors}");
+        let not_a_bool = text.replace(
+            "allow_private_targets = true",
+            "allow_private_targets = \"yes\"",
+        );
+        assert!(crate::config::parse(&not_a_bool, dir.path()).is_err());
+    }
 }

@@ -15,8 +15,8 @@
 //! - a host written as an IP address is never resolved, so `check_url`
 //!   checks it before the request (the URL parser has already normalised
 //!   odd spellings such as `2130706433` or `0x7f.1` to `127.0.0.1`);
-//! - the client follows no redirect; [`get`] follows them by hand, the
-//!   policy checked again on each hop, at most `MAX_REDIRECTS`;
+//! - the client follows no redirect; [`Fetcher::get`] follows them by
+//!   hand, the policy checked again on each hop, at most `MAX_REDIRECTS`;
 //! - no proxy is taken from the environment (a proxy would resolve the
 //!   name itself, past the check); only `http` and `https` are fetched.
 //!
@@ -46,7 +46,7 @@ use std::time::Duration;
 
 pub use address::is_public;
 pub use policy::{check_url, refused_in, PublicOnly, Refused};
-pub use redirects::{get, next_hop, FetchError, MAX_REDIRECTS};
+pub use redirects::{FetchError, MAX_REDIRECTS};
 
 /// How long a fetch may take.
 #[derive(Debug, Clone, Copy)]
@@ -61,7 +61,7 @@ pub struct Timeouts {
 /// The HTTP client that enforces the policy: unless `allow_private`, it
 /// connects only to public addresses of a name; it follows no redirect and
 /// uses no proxy. A URL with an IP literal must still pass `check_url`
-/// (or go through [`get`], which checks it).
+/// (as [`Fetcher`] does).
 pub fn client(allow_private: bool, timeouts: Timeouts) -> Result<reqwest::Client, reqwest::Error> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(timeouts.connect)
@@ -79,6 +79,8 @@ pub fn client(allow_private: bool, timeouts: Timeouts) -> Result<reqwest::Client
 
 /// One policy client for channels that keep the default, one for channels
 /// that allow private targets; `for_channel` picks.
+///
+/// Build it once and share it: a client keeps its connection pool.
 #[derive(Debug, Clone)]
 pub struct Clients {
     public_only: reqwest::Client,
@@ -93,12 +95,49 @@ impl Clients {
         })
     }
 
-    /// The client for a channel with `allow_private_targets` as given.
-    pub fn for_channel(&self, allow_private: bool) -> &reqwest::Client {
-        if allow_private {
+    /// The fetcher for a channel with `allow_private_targets` as given.
+    pub fn for_channel(&self, allow_private: bool) -> Fetcher<'_> {
+        let client = if allow_private {
             &self.any_target
         } else {
             &self.public_only
+        };
+        Fetcher {
+            client,
+            allow_private,
         }
+    }
+}
+
+/// A policy client together with what it allows, so a URL is always
+/// checked by the same rule its connection is made under.
+#[derive(Debug, Clone, Copy)]
+pub struct Fetcher<'a> {
+    client: &'a reqwest::Client,
+    allow_private: bool,
+}
+
+impl Fetcher<'_> {
+    /// Whether `url` may be requested (`check_url` under this policy).
+    pub fn check(&self, url: &reqwest::Url) -> Result<(), Refused> {
+        check_url(url, self.allow_private)
+    }
+
+    /// The client, for a request that is never redirected (`check` its URL
+    /// first; `refused_in` finds the resolver's refusal in its error).
+    pub fn client(&self) -> &reqwest::Client {
+        self.client
+    }
+
+    /// GETs `url`, following up to `MAX_REDIRECTS` redirects, each checked
+    /// by the policy; `authorize` adds credentials to the requests that go
+    /// to the first URL's origin. Answers the first response that is not a
+    /// redirect, whatever its status.
+    pub async fn get(
+        &self,
+        url: &str,
+        authorize: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, FetchError> {
+        redirects::get(self.client, self.allow_private, url, authorize).await
     }
 }

@@ -68,12 +68,9 @@ pub fn next_hop(
     Ok(next)
 }
 
-/// GETs `url` with `client` (built by `super::client`, so it follows no
-/// redirect itself), following up to `MAX_REDIRECTS` redirects, each
-/// checked by the policy. `authorize` adds credentials to the requests that
-/// go to the first URL's origin. Answers the first response that is not a
-/// redirect, whatever its status.
-pub async fn get(
+/// `Fetcher::get`: `client` (built by `super::client`, so it follows no
+/// redirect itself) and the policy it was built for.
+pub(super) async fn get(
     client: &reqwest::Client,
     allow_private: bool,
     url: &str,

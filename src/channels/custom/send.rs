@@ -224,14 +224,13 @@ impl CustomSender {
             Ok(payload) => serde_json::to_vec(&payload).unwrap_or_default(),
             Err(error) => return failed(error.to_string()),
         };
-        let allow_private = settings.allow_private_targets;
-        if let Err(refused) = outbound_fetch::check_url(&settings.webhook_url, allow_private) {
-            return failed(refused.to_string());
-        }
-        let client = match &self.clients {
-            Ok(clients) => clients.for_channel(allow_private),
+        let fetcher = match &self.clients {
+            Ok(clients) => clients.for_channel(settings.allow_private_targets),
             Err(error) => return failed(format!("the HTTP client could not be set up: {error}")),
         };
+        if let Err(refused) = fetcher.check(&settings.webhook_url) {
+            return failed(refused.to_string());
+        }
         // Stable across retries: the integration's idempotency key.
         let webhook_id = delivery.message.id.to_string();
         let timestamp = now.div_euclid(1000);
@@ -240,7 +239,8 @@ impl CustomSender {
         else {
             return failed("the webhook secret cannot key an HMAC".into());
         };
-        let response = client
+        let response = fetcher
+            .client()
             .post(settings.webhook_url.clone())
             .timeout(settings.webhook_timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")

@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::config::ChannelKind;
 use crate::model::Millis;
-use crate::outbound_fetch::{self, FetchError, Timeouts};
+use crate::outbound_fetch::{self, FetchError, Fetcher, Timeouts};
 use crate::store::{MediaJob, MediaSource, StoreError};
 
 /// Downloads at once.
@@ -95,8 +95,9 @@ impl MediaError {
 }
 
 /// Queues a download for each attachment not stored yet (a replayed post
-/// whose attachments already arrived queues nothing). Written before the
-/// messages, so the flush that makes them durable covers the jobs too.
+/// whose attachments already arrived, or were given up, queues nothing).
+/// Written before the messages, so the flush that makes them durable
+/// covers the jobs too.
 pub fn queue(
     app: &App,
     channel: &str,
@@ -110,12 +111,12 @@ pub fn queue(
         };
         let stored = app.store.message_by_external_id(channel, external_id)?;
         for (index, source) in &received.media {
-            let fetched = stored.as_ref().is_some_and(|m| {
+            let settled = stored.as_ref().is_some_and(|m| {
                 m.attachments
                     .get(*index as usize)
-                    .is_some_and(|a| a.size > 0)
+                    .is_some_and(|a| a.size > 0 || a.fetch_failed.is_some())
             });
-            if !fetched {
+            if !settled {
                 jobs.push(MediaJob {
                     channel: channel.to_string(),
                     external_id: external_id.clone(),
@@ -327,11 +328,7 @@ async fn fetch(app: &App, client: &Clients, job: &MediaJob) -> Result<usize, Med
     if meta.size > 0 {
         return Ok(meta.size as usize);
     }
-    let allow_private = allows_private(app, &job.channel);
-    let links = Links {
-        client: client.links.for_channel(allow_private),
-        allow_private,
-    };
+    let links = client.links.for_channel(allows_private(app, &job.channel));
     let (content_type, bytes) = match &job.source {
         MediaSource::Url { url } => match sms_credentials(app, &job.channel) {
             Some((sid, token)) => sms_media(links, url, &sid, &token).await?,
@@ -363,13 +360,6 @@ fn allows_private(app: &App, channel: &str) -> bool {
     }
 }
 
-/// The policy client for one job's links, and what it allows.
-#[derive(Clone, Copy)]
-struct Links<'a> {
-    client: &'a reqwest::Client,
-    allow_private: bool,
-}
-
 /// What the Graph API tells about a WhatsApp media id.
 #[derive(Deserialize)]
 struct MediaInfo {
@@ -382,7 +372,7 @@ struct MediaInfo {
 async fn whatsapp_media(
     app: &App,
     client: &reqwest::Client,
-    links: Links<'_>,
+    links: Fetcher<'_>,
     channel: &str,
     media_id: &str,
 ) -> Result<(Option<String>, Vec<u8>), MediaError> {
@@ -433,7 +423,7 @@ fn sms_credentials(app: &App, channel: &str) -> Option<(String, String)> {
 /// AuthToken` first, then without when that is refused (accounts that do
 /// not enforce auth on media; the redirect to the CDN drops the header).
 async fn sms_media(
-    links: Links<'_>,
+    links: Fetcher<'_>,
     url: &str,
     sid: &str,
     token: &str,
@@ -459,7 +449,7 @@ enum Auth<'a> {
 /// type it names and the bytes. Errors never carry the URL (provider links
 /// are signed).
 async fn download(
-    links: Links<'_>,
+    links: Fetcher<'_>,
     url: &str,
     auth: Auth<'_>,
     what: &'static str,
@@ -469,8 +459,7 @@ async fn download(
         Auth::Bearer(token) => request.bearer_auth(token),
         Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
     };
-    let mut response =
-        outbound_fetch::get(links.client, links.allow_private, url, authorize).await?;
+    let mut response = links.get(url, authorize).await?;
     let status = response.status();
     if !status.is_success() {
         return Err(MediaError::Status {
