@@ -16,6 +16,9 @@
 //!   with group commit.
 //! - [`outbox`]: the only way a message leaves: durable delivery jobs, the
 //!   worker that sends them through each channel's sender, retries.
+//! - [`outbound_fetch`]: the policy for URLs others can influence (media
+//!   links in webhooks, custom webhooks): public addresses only unless a
+//!   channel allows private ones, checked where the connection is made.
 //! - [`events`]: the durable event log agents follow live.
 //! - [`http`]: the agent API and its live event socket.
 //! - [`web`]: the web inbox: agents' sign-in, sessions, the browser app.
@@ -49,6 +52,7 @@ pub mod logging;
 pub mod memory_trim;
 pub mod metrics;
 pub mod model;
+pub mod outbound_fetch;
 pub mod outbox;
 pub mod presence;
 pub mod rate_limit;

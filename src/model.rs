@@ -208,6 +208,10 @@ pub struct AttachmentMeta {
     pub name: Option<String>,
     pub content_type: String,
     pub size: u64,
+    /// Why the bytes of a linked attachment will not come (its download
+    /// was given up or refused); absent while pending and once fetched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fetch_failed: Option<String>,
 }
 
 /// Who wrote an outbound message.

@@ -60,6 +60,8 @@ auth_token_file = "auth_token"
 from = "{NUMBER}"
 public_url = "{PUBLIC_URL}"
 api_base_url = "{api}"
+# The fake provider serves the recordings on loopback.
+allow_private_targets = true
 agent_numbers = ["{AGENT_PHONE}", "{AGENT_SIP}"]
 dial_timeout_secs = 25
 routing = {{ auto_assign = true, users = ["bob"], only_available = false }}

@@ -20,7 +20,13 @@ const FROM: &str = "+15005550006";
 const PUBLIC_URL: &str = "https://help.example.com/webhooks/sms";
 const PERSON: &str = "+14155550123";
 
+/// The SMS channel on the fake provider, which serves media on loopback:
+/// `allow_private_targets` as given.
 fn config(api: &str) -> String {
+    config_allowing(api, true)
+}
+
+fn config_allowing(api: &str, allow_private_targets: bool) -> String {
     let head = twilio::CONFIG_HEAD;
     format!(
         r#"{head}
@@ -37,6 +43,7 @@ auth_token_file = "auth_token"
 from = "{FROM}"
 public_url = "{PUBLIC_URL}"
 api_base_url = "{api}"
+allow_private_targets = {allow_private_targets}
 "#
     )
 }

@@ -44,6 +44,10 @@ pub struct RawCallsChannel {
     pub public_url: String,
     /// The REST API (default `https://api.twilio.com`).
     pub api_base_url: Option<String>,
+    /// Fetch voicemail recordings even from private, loopback or
+    /// link-local addresses (`outbound_fetch`; default false).
+    #[serde(default)]
+    pub allow_private_targets: bool,
     /// The phones to ring: E.164 numbers or `sip:` addresses.
     #[serde(default)]
     pub agent_numbers: Vec<String>,
@@ -143,6 +147,7 @@ pub(super) fn calls(
         messaging_service_sid: None,
         public_url: raw.public_url.clone(),
         api_base_url: raw.api_base_url.clone(),
+        allow_private_targets: raw.allow_private_targets,
         routing: None,
         tickets: None,
     };
@@ -363,6 +368,43 @@ mod tests {
             calls.provider.public_url,
             "https://help.example.com/webhooks/phone"
         );
+    }
+
+    #[test]
+    fn media_links_are_public_only_unless_the_channel_allows_private_ones() {
+        let numbers = r#"agent_numbers = ["+14155550101"]"#;
+        let config = parse(&format!(
+            "{}{}",
+            channel("sms", "sms", "+15005550006", "allow_private_targets = true"),
+            channel("phone", "calls", "+15005550006", numbers),
+        ))
+        .unwrap();
+        let kind = |id: &str| &config.workspace.channel(id).unwrap().kind;
+        let (ChannelKind::Sms(sms), ChannelKind::Calls(calls)) = (kind("sms"), kind("phone"))
+        else {
+            panic!()
+        };
+        assert!(sms.allow_private_targets);
+        assert!(!calls.provider.allow_private_targets, "false by default");
+        let config = parse(&channel(
+            "phone",
+            "calls",
+            "+15005550006",
+            &format!("{numbers}\nallow_private_targets = true"),
+        ))
+        .unwrap();
+        let ChannelKind::Calls(calls) = &config.workspace.channel("phone").unwrap().kind else {
+            panic!()
+        };
+        assert!(calls.provider.allow_private_targets);
+        let errors = parse(&channel(
+            "sms",
+            "sms",
+            "+15005550006",
+            "allow_private_target = true",
+        ))
+        .unwrap_err();
+        assert!(errors.contains("allow_private_target"), "{errors}");
     }
 
     #[test]

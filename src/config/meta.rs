@@ -53,6 +53,8 @@ pub struct MessengerChannel {
     pub consent_text: Option<String>,
     pub human_agent_tag: bool,
     pub graph: GraphApi,
+    /// Media links from webhooks may point at non-public addresses.
+    pub allow_private_targets: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -63,6 +65,8 @@ pub struct WhatsappChannel {
     pub access_token: Secret,
     pub instant_reply: Option<String>,
     pub graph: GraphApi,
+    /// Media links from webhooks may point at non-public addresses.
+    pub allow_private_targets: bool,
 }
 
 /// Page ids and phone number ids seen so far, to refuse a second channel
@@ -125,6 +129,7 @@ pub(super) fn messenger(
         consent_text: raw.consent_text.clone(),
         human_agent_tag: raw.human_agent_tag,
         graph: GraphApi::new(raw.graph_base_url.clone(), raw.api_version.clone()),
+        allow_private_targets: raw.allow_private_targets,
     })
 }
 
@@ -170,6 +175,7 @@ pub(super) fn whatsapp(
         access_token: access_token?,
         instant_reply: raw.instant_reply.clone(),
         graph: GraphApi::new(raw.graph_base_url.clone(), raw.api_version.clone()),
+        allow_private_targets: raw.allow_private_targets,
     })
 }
 
@@ -244,5 +250,32 @@ mod tests {
         assert_eq!(page.app_secret.expose(), "app-secret");
         assert_eq!(page.page_token.expose(), "page-token");
         assert!(!format!("{page:?}").contains("page-token"));
+    }
+
+    #[test]
+    fn media_links_are_public_only_unless_allowed() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = config(dir.path(), "222").replace(
+            "page_token_env = \"SWITCHBOARD_TEST_UNSET_TOKEN\"",
+            "page_token_file = \"token\"\nallow_private_targets = true",
+        );
+        let config = crate::config::parse(&text, dir.path()).unwrap();
+        let allowed = |id: &str| match &config.workspace.channel(id).unwrap().kind {
+            crate::config::ChannelKind::Messenger(page) => page.allow_private_targets,
+            other => panic!("{other:?}"),
+        };
+        assert!(!allowed("page-a"), "false by default");
+        assert!(allowed("page-b"));
+        let typo = text.replace("allow_private_targets", "allow_private_target");
+        let errors = crate::config::parse(&typo, dir.path())
+            .unwrap_err()
+            .problems()
+            .join("\n");
+        assert!(errors.contains("allow_private_target"), "{errors}");
+        let not_a_bool = text.replace(
+            "allow_private_targets = true",
+            "allow_private_targets = \"yes\"",
+        );
+        assert!(crate::config::parse(&not_a_bool, dir.path()).is_err());
     }
 }

@@ -289,6 +289,10 @@ pub struct RawMessengerChannel {
     pub human_agent_tag: bool,
     pub graph_base_url: Option<String>,
     pub api_version: Option<String>,
+    /// Fetch media links from webhooks even when they point at private,
+    /// loopback or link-local addresses (`outbound_fetch`; default false).
+    #[serde(default)]
+    pub allow_private_targets: bool,
     pub routing: Option<RawRouting>,
     pub tickets: Option<RawTickets>,
 }
@@ -308,6 +312,10 @@ pub struct RawWhatsappChannel {
     pub instant_reply: Option<String>,
     pub graph_base_url: Option<String>,
     pub api_version: Option<String>,
+    /// Fetch media links from webhooks even when they point at private,
+    /// loopback or link-local addresses (`outbound_fetch`; default false).
+    #[serde(default)]
+    pub allow_private_targets: bool,
     pub routing: Option<RawRouting>,
     pub tickets: Option<RawTickets>,
 }
@@ -373,6 +381,10 @@ pub struct RawSmsChannel {
     pub public_url: String,
     /// The REST API (default `https://api.twilio.com`).
     pub api_base_url: Option<String>,
+    /// Fetch media links from webhooks even when they point at private,
+    /// loopback or link-local addresses (`outbound_fetch`; default false).
+    #[serde(default)]
+    pub allow_private_targets: bool,
     pub routing: Option<RawRouting>,
     pub tickets: Option<RawTickets>,
 }

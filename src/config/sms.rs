@@ -31,6 +31,9 @@ pub struct SmsChannel {
     pub public_url: String,
     /// The REST API, without a trailing slash.
     pub api_base_url: String,
+    /// Media links from webhooks (MMS media, voicemail recordings) may
+    /// point at non-public addresses.
+    pub allow_private_targets: bool,
 }
 
 impl SmsChannel {
@@ -131,6 +134,7 @@ pub(super) fn sms(
         sender: sender?,
         public_url: public_url?,
         api_base_url: api_base_url?,
+        allow_private_targets: raw.allow_private_targets,
     })
 }
 

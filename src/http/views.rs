@@ -225,6 +225,9 @@ pub struct AttachmentView {
     pub content_type: String,
     pub size: u64,
     pub url: String,
+    /// Why a linked attachment's bytes will not come; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fetch_failed: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -299,6 +302,7 @@ impl From<Message> for MessageView {
                 name: a.name,
                 content_type: a.content_type,
                 size: a.size,
+                fetch_failed: a.fetch_failed,
             })
             .collect();
         MessageView {

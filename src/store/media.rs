@@ -132,6 +132,38 @@ impl Store {
         bytes: &[u8],
         now: Millis,
     ) -> Result<Message, StoreError> {
+        self.update_attachment(message, index, now, Some(bytes), |meta| {
+            meta.size = bytes.len() as u64;
+            meta.content_type = content_type.to_string();
+            meta.fetch_failed = None;
+        })
+    }
+
+    /// Records that an attachment's bytes will not come (its download was
+    /// given up) and why; the message itself stays as it is, and a
+    /// `message.created` event tells clients. Returns the updated message.
+    pub fn fail_attachment(
+        &self,
+        message: Id,
+        index: u32,
+        reason: &str,
+        now: Millis,
+    ) -> Result<Message, StoreError> {
+        self.update_attachment(message, index, now, None, |meta| {
+            meta.fetch_failed = Some(reason.to_string());
+        })
+    }
+
+    /// Changes one attachment's record (and puts its bytes when given), with
+    /// the event telling clients, in one transaction.
+    fn update_attachment(
+        &self,
+        message: Id,
+        index: u32,
+        now: Millis,
+        bytes: Option<&[u8]>,
+        change: impl FnOnce(&mut crate::model::AttachmentMeta),
+    ) -> Result<Message, StoreError> {
         let _writer = self.lock_writer();
         let t = &self.trees;
         let mut stored = self
@@ -141,8 +173,7 @@ impl Store {
             .attachments
             .get_mut(index as usize)
             .ok_or(StoreError::NotFound { what: "attachment" })?;
-        meta.size = bytes.len() as u64;
-        meta.content_type = content_type.to_string();
+        change(meta);
         let conversation = self
             .conversation(stored.conversation)?
             .ok_or(StoreError::NotFound {
@@ -155,7 +186,9 @@ impl Store {
         let result: Result<(), TransactionError<()>> = (&t.messages, &t.attachments, &t.events)
             .transaction(|(messages, attachments, events)| {
                 messages.insert(stored_ref.as_slice(), record.as_slice())?;
-                attachments.insert(attachment_key.as_slice(), bytes)?;
+                if let Some(bytes) = bytes {
+                    attachments.insert(attachment_key.as_slice(), bytes)?;
+                }
                 stamped.insert(events)?;
                 Ok::<(), ConflictableTransactionError<()>>(())
             });
@@ -242,5 +275,34 @@ mod tests {
             store.set_attachment(accepted.message, 5, "x/y", b"", 2_000),
             Err(StoreError::NotFound { what: "attachment" })
         ));
+    }
+
+    #[tokio::test]
+    async fn a_given_up_attachment_keeps_its_message_and_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let mut pending = inbound("fb", "mid.1", "someone");
+        pending.attachments[0].bytes.clear();
+        let accepted = store.ingest(request(pending, 1_000)).unwrap();
+        let updated = store
+            .fail_attachment(accepted.message, 0, "refused: not public", 2_000)
+            .unwrap();
+        assert_eq!(
+            updated.attachments[0].fetch_failed.as_deref(),
+            Some("refused: not public")
+        );
+        assert_eq!(updated.attachments[0].size, 0);
+        let stored = store.message(accepted.message).unwrap().unwrap();
+        assert_eq!(stored, updated);
+        let last = store.events(1, u64::MAX, 100).unwrap().pop().unwrap();
+        assert_eq!(
+            last.payload,
+            crate::events::EventPayload::Message(Box::new(updated))
+        );
+        assert!(store
+            .attachment(accepted.message, 0)
+            .unwrap()
+            .unwrap_or_default()
+            .is_empty());
     }
 }

@@ -62,6 +62,7 @@ pub(super) fn attachment_meta(inbound: &Inbound) -> Vec<AttachmentMeta> {
             name: a.name.clone(),
             content_type: a.content_type.clone(),
             size: a.bytes.len() as u64,
+            fetch_failed: None,
         })
         .collect()
 }

@@ -254,7 +254,8 @@ async fn media_lookup(
 
 /// The test config with a Messenger channel (`fb-page`) and a WhatsApp
 /// channel (`wa-number`) in the support inbox, both calling the fake at
-/// `graph_base_url`; their secrets are written to files in `dir`.
+/// `graph_base_url`; their secrets are written to files in `dir`. Both set
+/// `allow_private_targets = true`: the fake serves the media on loopback.
 pub fn meta_config(dir: &Path, graph_base_url: &str) -> String {
     meta_config_with(dir, graph_base_url, "", "")
 }
@@ -268,6 +269,22 @@ pub fn meta_config_with(
     messenger: &str,
     whatsapp: &str,
 ) -> String {
+    let allow = "allow_private_targets = true\n";
+    meta_config_as(
+        dir,
+        graph_base_url,
+        &format!("{allow}{messenger}"),
+        &format!("{allow}{whatsapp}"),
+    )
+}
+
+/// `meta_config` as the operator writes it by default: the channels fetch
+/// media only from public addresses.
+pub fn meta_config_public_only(dir: &Path, graph_base_url: &str) -> String {
+    meta_config_as(dir, graph_base_url, "", "")
+}
+
+fn meta_config_as(dir: &Path, graph_base_url: &str, messenger: &str, whatsapp: &str) -> String {
     for (file, value) in [
         ("fb_app_secret", FB_APP_SECRET),
         ("fb_page_token", "fb-page-token"),

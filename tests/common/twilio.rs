@@ -5,8 +5,11 @@
 //! The fake answers, with the account's Basic credentials only:
 //! `POST …/Messages.json` with `201` and a fresh `sid` (after running the
 //! test's `before_answer` hook, which can post a status callback first, as
-//! the provider sometimes does); `GET /media/…` with an image; and
-//! `GET /Recordings/{sid}.mp3` with audio.
+//! the provider sometimes does); `GET /media/…` with an image;
+//! `GET /media-redirect/{name}` with a `307` to `http://localhost:{port}/
+//! cdn/{name}` (another origin, as the provider's CDN is); and
+//! `GET /Recordings/{sid}.mp3` with audio. `GET /cdn/…` answers the image
+//! to anyone (a signed CDN link needs no credentials).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -36,6 +39,7 @@ type Hook = Arc<dyn Fn(&str) + Send + Sync>;
 
 #[derive(Clone)]
 struct Shared {
+    port: u16,
     account_sid: String,
     auth_token: String,
     requests: Arc<Mutex<Vec<Request>>>,
@@ -52,6 +56,7 @@ impl FakeTwilio {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Shared {
+            port: addr.port(),
             account_sid: account_sid.into(),
             auth_token: auth_token.into(),
             requests: Arc::default(),
@@ -152,34 +157,44 @@ fn serve(stream: TcpStream, shared: &Shared) {
         });
         guard.len()
     };
-    let (status, content_type, answer): (u16, &str, Vec<u8>) = if !authorized {
-        (
-            401,
-            "application/json",
-            br#"{"code":20003,"message":"Authenticate","status":401}"#.to_vec(),
-        )
-    } else if method == "POST" && path.ends_with("/Messages.json") {
-        let sid = format!("SM{n:032}");
-        let hook = shared.before_answer.lock().unwrap().clone();
-        if let Some(hook) = hook {
-            hook(&sid);
-        }
-        (
-            201,
-            "application/json",
-            json!({"sid": sid, "status": "queued", "error_code": null, "error_message": null})
-                .to_string()
-                .into_bytes(),
-        )
-    } else if method == "GET" && path.starts_with("/media/") {
-        (200, "image/png", IMAGE.to_vec())
-    } else if method == "GET" && path.starts_with("/Recordings/") && path.ends_with(".mp3") {
-        (200, "audio/mpeg", AUDIO.to_vec())
-    } else {
-        (404, "application/json", b"{}".to_vec())
-    };
+    let mut location = None;
+    let (status, content_type, answer): (u16, &str, Vec<u8>) =
+        if method == "GET" && path.starts_with("/cdn/") {
+            (200, "image/png", IMAGE.to_vec())
+        } else if !authorized {
+            (
+                401,
+                "application/json",
+                br#"{"code":20003,"message":"Authenticate","status":401}"#.to_vec(),
+            )
+        } else if method == "POST" && path.ends_with("/Messages.json") {
+            let sid = format!("SM{n:032}");
+            let hook = shared.before_answer.lock().unwrap().clone();
+            if let Some(hook) = hook {
+                hook(&sid);
+            }
+            (
+                201,
+                "application/json",
+                json!({"sid": sid, "status": "queued", "error_code": null, "error_message": null})
+                    .to_string()
+                    .into_bytes(),
+            )
+        } else if method == "GET" && path.starts_with("/media/") {
+            (200, "image/png", IMAGE.to_vec())
+        } else if let Some(name) = path.strip_prefix("/media-redirect/") {
+            location = Some(format!("http://localhost:{}/cdn/{name}", shared.port));
+            (307, "text/plain", b"see the CDN".to_vec())
+        } else if method == "GET" && path.starts_with("/Recordings/") && path.ends_with(".mp3") {
+            (200, "audio/mpeg", AUDIO.to_vec())
+        } else {
+            (404, "application/json", b"{}".to_vec())
+        };
+    let location = location
+        .map(|l| format!("Location: {l}\r\n"))
+        .unwrap_or_default();
     let mut response = format!(
-        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n{location}Content-Length: {}\r\nConnection: close\r\n\r\n",
         answer.len()
     )
     .into_bytes();

@@ -324,6 +324,7 @@ impl CallDetails {
                     name: Some(format!("voicemail-{sid}.mp3")),
                     content_type: "audio/mpeg".into(),
                     size: 0,
+                    fetch_failed: None,
                 });
                 self.recording = Some(Recording {
                     sid: sid.to_string(),

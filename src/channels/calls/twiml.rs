@@ -158,6 +158,7 @@ mod tests {
                 sender: SmsSender::From("+15005550006".into()),
                 public_url: public_url.into(),
                 api_base_url: "https://api.twilio.com".into(),
+                allow_private_targets: false,
             },
             number: "+15005550006".into(),
             agent_numbers: vec![

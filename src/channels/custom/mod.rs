@@ -4,13 +4,12 @@
 //! with the channel's token (`api`, checked by `publish`) and receives the
 //! agents' replies on its webhook, signed per Standard Webhooks
 //! (`send`, `signature`), only at public addresses unless allowed
-//! (`target`); it reports what became of each reply (`api`).
+//! (`crate::outbound_fetch`); it reports what became of each reply (`api`).
 
 pub mod api;
 pub mod publish;
 pub mod send;
 pub mod signature;
-pub mod target;
 
 use crate::config::CustomChannel;
 

@@ -1,7 +1,7 @@
 //! Delivering replies on custom channels: each outbound message is POSTed
 //! as JSON to the channel's `webhook_url`, signed per Standard Webhooks
 //! (`signature`), to a public address unless the channel allows private
-//! ones (`target`).
+//! ones (the `outbound_fetch` policy).
 //!
 //! What the answer means (PROTOCOLS.md 9.5): any `2xx` is delivered (the
 //! message becomes `sent`; a JSON `{"id": ...}` in the answer is kept as
@@ -20,11 +20,11 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::signature::{self, ID_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER};
-use super::target::{self, PublicOnly};
 use crate::app::ChannelHealth;
 use crate::clock::{rfc3339, Clock, SystemClock};
 use crate::config::{ChannelKind, CustomChannel};
 use crate::model::{Author, Direction, Message};
+use crate::outbound_fetch::{self, Clients, Timeouts};
 use crate::outbox::{retry_after, OutboundDelivery, SendOutcome};
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -176,11 +176,10 @@ fn latest_inbound(history: &[Message]) -> Option<&Message> {
         .max_by_key(|m| m.sent_at.unwrap_or(m.created_at))
 }
 
-/// Sends custom-channel replies; one client that connects only to public
-/// addresses, one for channels that allow private ones.
+/// Sends custom-channel replies through the outbound-fetch policy's
+/// clients (one per setting of `allow_private_targets`).
 pub struct CustomSender {
-    public_only: Result<reqwest::Client, String>,
-    any_target: Result<reqwest::Client, String>,
+    clients: Result<Clients, String>,
     clock: Arc<dyn Clock>,
     health: ChannelHealth,
 }
@@ -191,18 +190,14 @@ impl Default for CustomSender {
     }
 }
 
-fn client(public_only: bool) -> Result<reqwest::Client, String> {
-    let mut builder = reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        // A 3xx is a failure, never followed (PROTOCOLS.md 9.5).
-        .redirect(reqwest::redirect::Policy::none())
-        // A proxy would resolve the name itself, past the address check.
-        .no_proxy()
-        .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")));
-    if public_only {
-        builder = builder.dns_resolver(Arc::new(PublicOnly));
-    }
-    builder.build().map_err(|error| {
+/// The policy's clients; a 3xx is a failure, never followed (PROTOCOLS.md
+/// 9.5), and the timeout is the channel's, set per request.
+fn clients() -> Result<Clients, String> {
+    let timeouts = Timeouts {
+        connect: CONNECT_TIMEOUT,
+        request: None,
+    };
+    Clients::new(timeouts).map_err(|error| {
         tracing::error!(%error, "cannot build the custom channel webhook client");
         error.to_string()
     })
@@ -213,8 +208,7 @@ impl CustomSender {
     /// whose webhook refuses us in `health`.
     pub fn new(clock: Arc<dyn Clock>, health: ChannelHealth) -> Self {
         CustomSender {
-            public_only: client(true),
-            any_target: client(false),
+            clients: clients(),
             clock,
             health,
         }
@@ -230,18 +224,13 @@ impl CustomSender {
             Ok(payload) => serde_json::to_vec(&payload).unwrap_or_default(),
             Err(error) => return failed(error.to_string()),
         };
-        let client = if settings.allow_private_targets {
-            &self.any_target
-        } else {
-            if let Err(blocked) = target::check_literal(&settings.webhook_url) {
-                return failed(blocked.to_string());
-            }
-            &self.public_only
-        };
-        let client = match client {
-            Ok(client) => client,
+        let fetcher = match &self.clients {
+            Ok(clients) => clients.for_channel(settings.allow_private_targets),
             Err(error) => return failed(format!("the HTTP client could not be set up: {error}")),
         };
+        if let Err(refused) = fetcher.check(&settings.webhook_url) {
+            return failed(refused.to_string());
+        }
         // Stable across retries: the integration's idempotency key.
         let webhook_id = delivery.message.id.to_string();
         let timestamp = now.div_euclid(1000);
@@ -250,7 +239,8 @@ impl CustomSender {
         else {
             return failed("the webhook secret cannot key an HMAC".into());
         };
-        let response = client
+        let response = fetcher
+            .client()
             .post(settings.webhook_url.clone())
             .timeout(settings.webhook_timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
@@ -307,9 +297,9 @@ impl CustomSender {
 
 /// A request that got no answer: refused target, timeout or network error.
 fn unanswered(error: reqwest::Error, settings: &CustomChannel) -> SendOutcome {
-    if let Some(blocked) = target::blocked_in(&error) {
+    if let Some(refused) = outbound_fetch::refused_in(&error) {
         return SendOutcome::Failed {
-            reason: blocked.to_string(),
+            reason: refused.to_string(),
         };
     }
     if error.is_timeout() {

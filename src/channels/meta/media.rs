@@ -7,6 +7,13 @@
 //! Messenger: `GET payload.url` as it is. WhatsApp: `GET {graph}/{version}/
 //! {media_id}` with `Authorization: Bearer <access token>` answers JSON
 //! `{url, mime_type, ...}`; then `GET url` with the same bearer header.
+//!
+//! Every link from a webhook or the lookup's answer is fetched under the
+//! outbound-fetch policy (`crate::outbound_fetch`): public addresses only
+//! unless the channel sets `allow_private_targets`, redirects followed by
+//! hand and re-checked. A refused link is given up at once; the message
+//! keeps the attachment, marked with why its bytes will not come. The
+//! lookup itself goes to the operator's configured Graph API base.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,6 +28,7 @@ use tokio_util::sync::CancellationToken;
 use crate::app::App;
 use crate::config::ChannelKind;
 use crate::model::Millis;
+use crate::outbound_fetch::{self, FetchError, Fetcher, Timeouts};
 use crate::store::{MediaJob, MediaSource, StoreError};
 
 /// Downloads at once.
@@ -55,6 +63,8 @@ pub enum MediaError {
     NoAttachment(u32),
     #[error("request failed: {0}")]
     Http(#[from] reqwest::Error),
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
     #[error("{what} answered HTTP {status}")]
     Status { what: &'static str, status: u16 },
     #[error("the media lookup answered no url")]
@@ -78,14 +88,16 @@ impl MediaError {
             MediaError::Status { status, .. } => {
                 (400..500).contains(status) && !matches!(status, 408 | 429)
             }
+            MediaError::Fetch(error) => error.is_permanent(),
             _ => false,
         }
     }
 }
 
 /// Queues a download for each attachment not stored yet (a replayed post
-/// whose attachments already arrived queues nothing). Written before the
-/// messages, so the flush that makes them durable covers the jobs too.
+/// whose attachments already arrived, or were given up, queues nothing).
+/// Written before the messages, so the flush that makes them durable
+/// covers the jobs too.
 pub fn queue(
     app: &App,
     channel: &str,
@@ -99,12 +111,12 @@ pub fn queue(
         };
         let stored = app.store.message_by_external_id(channel, external_id)?;
         for (index, source) in &received.media {
-            let fetched = stored.as_ref().is_some_and(|m| {
+            let settled = stored.as_ref().is_some_and(|m| {
                 m.attachments
                     .get(*index as usize)
-                    .is_some_and(|a| a.size > 0)
+                    .is_some_and(|a| a.size > 0 || a.fetch_failed.is_some())
             });
-            if !fetched {
+            if !settled {
                 jobs.push(MediaJob {
                     channel: channel.to_string(),
                     external_id: external_id.clone(),
@@ -120,14 +132,34 @@ pub fn queue(
     Ok(jobs.len())
 }
 
+/// The worker's HTTP clients: `api` for the Graph media lookup at the
+/// configured base URL, `links` (the outbound-fetch policy) for every URL a
+/// webhook or the lookup handed us.
+#[derive(Clone)]
+struct Clients {
+    api: reqwest::Client,
+    links: outbound_fetch::Clients,
+}
+
+impl Clients {
+    fn new() -> Result<Clients, reqwest::Error> {
+        let api = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let links = outbound_fetch::Clients::new(Timeouts {
+            connect: CONNECT_TIMEOUT,
+            request: Some(REQUEST_TIMEOUT),
+        })?;
+        Ok(Clients { api, links })
+    }
+}
+
 /// Runs the media worker until `shutdown` is cancelled.
 pub async fn run(app: Arc<App>, shutdown: CancellationToken) {
-    let client = match reqwest::Client::builder()
-        .connect_timeout(CONNECT_TIMEOUT)
-        .timeout(REQUEST_TIMEOUT)
-        .build()
-    {
-        Ok(client) => client,
+    let client = match Clients::new() {
+        Ok(clients) => clients,
         Err(error) => {
             tracing::error!(%error, "media: cannot build the HTTP client; attachments will not be fetched");
             return;
@@ -169,7 +201,7 @@ fn lock(set: &Mutex<HashSet<JobName>>) -> MutexGuard<'_, HashSet<JobName>> {
 
 fn start_due(
     app: &Arc<App>,
-    client: &reqwest::Client,
+    client: &Clients,
     permits: &Arc<Semaphore>,
     in_flight: &Arc<Mutex<HashSet<JobName>>>,
     fetches: &mut JoinSet<()>,
@@ -228,7 +260,7 @@ fn name(job: &MediaJob) -> JobName {
 
 /// One attempt at one job; records the outcome (done, retry later, or
 /// given up) in the queue.
-async fn attempt(app: &App, client: &reqwest::Client, job: MediaJob) -> Result<(), StoreError> {
+async fn attempt(app: &App, client: &Clients, job: MediaJob) -> Result<(), StoreError> {
     let outcome = fetch(app, client, &job).await;
     let attempts = job.attempts + 1;
     let (channel, message) = (&job.channel, &job.external_id);
@@ -239,6 +271,7 @@ async fn attempt(app: &App, client: &reqwest::Client, job: MediaJob) -> Result<(
         }
         Err(error) if error.is_permanent() || attempts >= MAX_ATTEMPTS => {
             tracing::warn!(%channel, %message, index = job.index, attempts, %error, "media: download given up");
+            mark_failed(app, &job, &error.to_string());
             app.store.update_media_job(&job, None)
         }
         Err(error) => {
@@ -254,6 +287,24 @@ async fn attempt(app: &App, client: &reqwest::Client, job: MediaJob) -> Result<(
     }
 }
 
+/// Marks the job's attachment as given up, with `reason`, so the message
+/// says its bytes will not come (it is kept as it is either way).
+fn mark_failed(app: &App, job: &MediaJob, reason: &str) {
+    let marked = app
+        .store
+        .message_by_external_id(&job.channel, &job.external_id)
+        .and_then(|message| match message {
+            Some(message) => app
+                .store
+                .fail_attachment(message.id, job.index, reason, app.clock.now())
+                .map(Some),
+            None => Ok(None),
+        });
+    if let Err(error) = marked {
+        tracing::error!(channel = %job.channel, message = %job.external_id, index = job.index, %error, "media: cannot mark the attachment as failed");
+    }
+}
+
 /// `initial * 2^(attempts-1)` capped, then a random point in its upper half.
 fn backoff(attempts: u32) -> Duration {
     let base = INITIAL_BACKOFF
@@ -265,7 +316,7 @@ fn backoff(attempts: u32) -> Duration {
 
 /// Downloads the job's attachment and stores it; returns its size. An
 /// attachment already stored (a replayed post) is not fetched again.
-async fn fetch(app: &App, client: &reqwest::Client, job: &MediaJob) -> Result<usize, MediaError> {
+async fn fetch(app: &App, client: &Clients, job: &MediaJob) -> Result<usize, MediaError> {
     let message = app
         .store
         .message_by_external_id(&job.channel, &job.external_id)?
@@ -277,12 +328,15 @@ async fn fetch(app: &App, client: &reqwest::Client, job: &MediaJob) -> Result<us
     if meta.size > 0 {
         return Ok(meta.size as usize);
     }
+    let links = client.links.for_channel(allows_private(app, &job.channel));
     let (content_type, bytes) = match &job.source {
         MediaSource::Url { url } => match sms_credentials(app, &job.channel) {
-            Some((sid, token)) => sms_media(client, url, &sid, &token).await?,
-            None => download(client, url, Auth::None, "the attachment URL").await?,
+            Some((sid, token)) => sms_media(links, url, &sid, &token).await?,
+            None => download(links, url, Auth::None, "the attachment URL").await?,
         },
-        MediaSource::ProviderMedia { id } => whatsapp_media(app, client, &job.channel, id).await?,
+        MediaSource::ProviderMedia { id } => {
+            whatsapp_media(app, &client.api, links, &job.channel, id).await?
+        }
     };
     let content_type = content_type.unwrap_or_else(|| meta.content_type.clone());
     let (store, index, size, now) = (app.store.clone(), job.index, bytes.len(), app.clock.now());
@@ -292,6 +346,18 @@ async fn fetch(app: &App, client: &reqwest::Client, job: &MediaJob) -> Result<us
     .await
     .map_err(|e| MediaError::Task(e.to_string()))??;
     Ok(size)
+}
+
+/// Whether the channel lets its media links point at non-public addresses
+/// (a channel no longer configured does not).
+fn allows_private(app: &App, channel: &str) -> bool {
+    match app.workspace().channel(channel).map(|c| &c.kind) {
+        Some(ChannelKind::Messenger(page)) => page.allow_private_targets,
+        Some(ChannelKind::Whatsapp(number)) => number.allow_private_targets,
+        Some(ChannelKind::Sms(sms)) => sms.allow_private_targets,
+        Some(ChannelKind::Calls(calls)) => calls.provider.allow_private_targets,
+        _ => false,
+    }
 }
 
 /// What the Graph API tells about a WhatsApp media id.
@@ -306,6 +372,7 @@ struct MediaInfo {
 async fn whatsapp_media(
     app: &App,
     client: &reqwest::Client,
+    links: Fetcher<'_>,
     channel: &str,
     media_id: &str,
 ) -> Result<(Option<String>, Vec<u8>), MediaError> {
@@ -333,8 +400,7 @@ async fn whatsapp_media(
         .await
         .map_err(|e| MediaError::Http(e.without_url()))?;
     let url = info.url.ok_or(MediaError::NoUrl)?;
-    let (content_type, bytes) =
-        download(client, &url, Auth::Bearer(token), "the media URL").await?;
+    let (content_type, bytes) = download(links, &url, Auth::Bearer(token), "the media URL").await?;
     Ok((info.mime_type.or(content_type), bytes))
 }
 
@@ -357,15 +423,15 @@ fn sms_credentials(app: &App, channel: &str) -> Option<(String, String)> {
 /// AuthToken` first, then without when that is refused (accounts that do
 /// not enforce auth on media; the redirect to the CDN drops the header).
 async fn sms_media(
-    client: &reqwest::Client,
+    links: Fetcher<'_>,
     url: &str,
     sid: &str,
     token: &str,
 ) -> Result<(Option<String>, Vec<u8>), MediaError> {
-    match download(client, url, Auth::Basic(sid, token), "the MMS media URL").await {
+    match download(links, url, Auth::Basic(sid, token), "the MMS media URL").await {
         Err(MediaError::Status {
             status: 401 | 403, ..
-        }) => download(client, url, Auth::None, "the MMS media URL").await,
+        }) => download(links, url, Auth::None, "the MMS media URL").await,
         other => other,
     }
 }
@@ -378,24 +444,22 @@ enum Auth<'a> {
     Basic(&'a str, &'a str),
 }
 
-/// GETs `url` (authenticated as `auth` says), at most `MAX_BYTES`;
-/// returns the content type it names and the bytes. Errors never carry the
-/// URL (provider links are signed).
+/// GETs `url` under the outbound-fetch policy (authenticated as `auth`
+/// says, on the URL's own origin), at most `MAX_BYTES`; returns the content
+/// type it names and the bytes. Errors never carry the URL (provider links
+/// are signed).
 async fn download(
-    client: &reqwest::Client,
+    links: Fetcher<'_>,
     url: &str,
     auth: Auth<'_>,
     what: &'static str,
 ) -> Result<(Option<String>, Vec<u8>), MediaError> {
-    let request = match auth {
-        Auth::None => client.get(url),
-        Auth::Bearer(token) => client.get(url).bearer_auth(token),
-        Auth::Basic(user, password) => client.get(url).basic_auth(user, Some(password)),
+    let authorize = |request: reqwest::RequestBuilder| match auth {
+        Auth::None => request,
+        Auth::Bearer(token) => request.bearer_auth(token),
+        Auth::Basic(user, password) => request.basic_auth(user, Some(password)),
     };
-    let mut response = request
-        .send()
-        .await
-        .map_err(|e| MediaError::Http(e.without_url()))?;
+    let mut response = links.get(url, authorize).await?;
     let status = response.status();
     if !status.is_success() {
         return Err(MediaError::Status {
@@ -450,5 +514,14 @@ mod tests {
         assert!(!status(500).is_permanent());
         assert!(!MediaError::MessageMissing.is_permanent());
         assert!(MediaError::TooLarge.is_permanent());
+    }
+
+    #[test]
+    fn a_link_the_policy_refuses_is_given_up_at_once() {
+        let refused = outbound_fetch::Refused::Address {
+            address: "127.0.0.1".parse().unwrap(),
+        };
+        assert!(MediaError::Fetch(FetchError::Refused(refused)).is_permanent());
+        assert!(MediaError::Fetch(FetchError::TooManyRedirects).is_permanent());
     }
 }

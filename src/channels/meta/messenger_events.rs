@@ -320,6 +320,7 @@ mod tests {
                 base_url: "http://graph.test".into(),
                 version: "v21.0".into(),
             },
+            allow_private_targets: false,
         }
     }
 

@@ -207,6 +207,7 @@ mod tests {
             sender,
             public_url: "https://help.example.com/webhooks/sms".into(),
             api_base_url: "https://api.twilio.com".into(),
+            allow_private_targets: false,
         }
     }
 

@@ -140,5 +140,6 @@ export function messageItem(message, onRetry) {
     details(message),
     attachments.length ? h('ul', { class: 'attachments', 'aria-label': 'Attachments' },
       attachments.map((a) => h('li', {}, h('a', { href: a.url, download: a.name || 'attachment' }, a.name || 'attachment'),
-        ` (${a.content_type}, ${Math.ceil(a.size / 1024)} KB)`))) : null);
+        ` (${a.content_type}, ${Math.ceil(a.size / 1024)} KB)`,
+        a.fetch_failed ? h('span', { class: 'muted' }, ` not fetched: ${a.fetch_failed}`) : null))) : null);
 }
