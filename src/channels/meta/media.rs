@@ -52,6 +52,12 @@ pub fn wake() {
     WAKE.notify_one();
 }
 
+impl From<reqwest::Error> for MediaError {
+    fn from(error: reqwest::Error) -> Self {
+        MediaError::Http(error.without_url())
+    }
+}
+
 /// Why one download attempt failed.
 #[derive(Debug, thiserror::Error)]
 pub enum MediaError {
@@ -61,8 +67,9 @@ pub enum MediaError {
     MessageMissing,
     #[error("the message has no attachment {0}")]
     NoAttachment(u32),
+    /// Always without its URL (a media URL may carry a signed query).
     #[error("request failed: {0}")]
-    Http(#[from] reqwest::Error),
+    Http(reqwest::Error),
     #[error(transparent)]
     Fetch(#[from] FetchError),
     #[error("{what} answered HTTP {status}")]
@@ -387,7 +394,7 @@ async fn whatsapp_media(
         .bearer_auth(token)
         .send()
         .await
-        .map_err(|e| MediaError::Http(e.without_url()))?;
+        .map_err(MediaError::from)?;
     let status = response.status();
     if !status.is_success() {
         return Err(MediaError::Status {
@@ -395,10 +402,7 @@ async fn whatsapp_media(
             status: status.as_u16(),
         });
     }
-    let info: MediaInfo = response
-        .json()
-        .await
-        .map_err(|e| MediaError::Http(e.without_url()))?;
+    let info: MediaInfo = response.json().await.map_err(MediaError::from)?;
     let url = info.url.ok_or(MediaError::NoUrl)?;
     let (content_type, bytes) = download(links, &url, Auth::Bearer(token), "the media URL").await?;
     Ok((info.mime_type.or(content_type), bytes))
@@ -476,11 +480,7 @@ async fn download(
         .and_then(|v| v.to_str().ok())
         .map(String::from);
     let mut bytes = Vec::new();
-    while let Some(chunk) = response
-        .chunk()
-        .await
-        .map_err(|e| MediaError::Http(e.without_url()))?
-    {
+    while let Some(chunk) = response.chunk().await.map_err(MediaError::from)? {
         if (bytes.len() + chunk.len()) as u64 > MAX_BYTES {
             return Err(MediaError::TooLarge);
         }
