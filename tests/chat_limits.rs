@@ -11,7 +11,7 @@
 mod common;
 
 use common::chat::{chat_config, Next, Visitor, WAIT};
-use common::{eventually, http, test_config, Daemon};
+use common::{eventually, test_config, Daemon};
 use serde_json::{json, Value};
 
 /// A daemon whose `web` channel has `extra` (its own keys, then tables).
@@ -25,19 +25,9 @@ fn start(extra: &str) -> (tempfile::TempDir, Daemon) {
 /// `switchboard_chat_rejections_total` of `channel` and `reason`; every
 /// series is there from the start (at 0).
 fn rejections(d: &Daemon, channel: &str, reason: &str) -> u64 {
-    let text = http()
-        .get(d.url("/metrics"))
-        .bearer_auth(&d.token)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    let series =
-        format!("switchboard_chat_rejections_total{{channel=\"{channel}\",reason=\"{reason}\"}} ");
-    text.lines()
-        .find_map(|l| l.strip_prefix(&series))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in:\n{text}"))
+    d.metric(&format!(
+        "switchboard_chat_rejections_total{{channel=\"{channel}\",reason=\"{reason}\"}}"
+    )) as u64
 }
 
 /// The conversations of the `web` channel.

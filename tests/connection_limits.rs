@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::smtp::{deliver, SmtpClient};
 use common::ws::{EventSocket, Next};
-use common::{eventually, http, test_config, Daemon};
+use common::{eventually, test_config, Daemon};
 
 const WAIT: Duration = Duration::from_secs(30);
 const MAIL: &str = "From: Flo <flo@example.net>\r\nTo: support@example.com\r\n\
@@ -73,20 +73,6 @@ fn read_to_close(stream: &mut TcpStream) -> String {
     String::from_utf8_lossy(&answer).into_owned()
 }
 
-/// One sample of the daemon's `/metrics`, scraped with the admin token.
-fn metric(daemon: &Daemon, series: &str) -> f64 {
-    let text = http()
-        .get(daemon.url("/metrics"))
-        .bearer_auth(&daemon.token)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in the metrics:\n{text}"))
-}
-
 fn healthz_within_a_second(daemon: &Daemon) -> u16 {
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(1))
@@ -135,7 +121,7 @@ fn five_thousand_half_open_connections_starve_nothing_and_are_closed_after_the_h
     assert_eq!(flood.len(), FLOOD);
 
     // The flood holds its connections; the daemon still answers both doors.
-    assert!(metric(&daemon, "switchboard_connections_open{listener=\"http\"}") >= 1000.0);
+    assert!(daemon.metric("switchboard_connections_open{listener=\"http\"}") >= 1000.0);
     let asked = Instant::now();
     assert_eq!(healthz_within_a_second(&daemon), 200);
     let healthz = asked.elapsed();
@@ -168,17 +154,14 @@ fn five_thousand_half_open_connections_starve_nothing_and_are_closed_after_the_h
         "a half-open connection got an answer"
     );
     eventually("the flood's connections released", WAIT, || {
-        let open = metric(&daemon, "switchboard_connections_open{listener=\"http\"}");
+        let open = daemon.metric("switchboard_connections_open{listener=\"http\"}");
         if open <= 2.0 {
             Ok(())
         } else {
             Err(format!("{open} open"))
         }
     });
-    let timed_out = metric(
-        &daemon,
-        "switchboard_http_header_timeouts_total{listener=\"http\"}",
-    );
+    let timed_out = daemon.metric("switchboard_http_header_timeouts_total{listener=\"http\"}");
     assert!(timed_out >= FLOOD as f64, "{timed_out} header timeouts");
     eprintln!(
         "flood: {FLOOD} half-open connections opened in {opened:?}, all closed {closed_after:?} \
@@ -291,7 +274,7 @@ fn over_its_caps_a_listener_refuses_and_the_other_keeps_serving() {
             1.0,
         ),
     ] {
-        let value = metric(&daemon, series);
+        let value = daemon.metric(series);
         assert!(value >= at_least, "{series} = {value}");
     }
     drop(held);
@@ -355,9 +338,6 @@ fn trickled_headers_and_idle_keep_alive_are_cut_but_upgraded_sockets_are_not() {
         Next::Event(_) => {}
         other => panic!("the event socket was cut: {other:?}"),
     }
-    let timed_out = metric(
-        &daemon,
-        "switchboard_http_header_timeouts_total{listener=\"http\"}",
-    );
+    let timed_out = daemon.metric("switchboard_http_header_timeouts_total{listener=\"http\"}");
     assert!(timed_out >= 2.0, "{timed_out}");
 }

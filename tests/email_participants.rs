@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 
 use common::relay::Relay;
 use common::smtp::deliver;
-use common::{eventually, http, test_config_with_relay, Daemon};
+use common::{eventually, test_config_with_relay, Daemon};
 
 const SUPPORT: &[&str] = &["support@example.com"];
 const WAIT: Duration = Duration::from_secs(30);
@@ -63,19 +63,6 @@ fn find(daemon: &Daemon, message_id: &str) -> (Value, Value) {
         }
     }
     panic!("no message {message_id}")
-}
-
-fn metric(daemon: &Daemon, series: &str) -> f64 {
-    let text = http()
-        .get(daemon.url("/metrics"))
-        .bearer_auth(&daemon.token)
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no {series} in the metrics"))
 }
 
 #[test]
@@ -363,17 +350,11 @@ fn a_reused_message_id_never_costs_a_different_message() {
         "{sam_contacts}"
     );
     assert_eq!(
-        metric(
-            &daemon,
-            "switchboard_external_id_collisions_total{kind=\"email\"}"
-        ),
+        daemon.metric("switchboard_external_id_collisions_total{kind=\"email\"}"),
         2.0
     );
     assert_eq!(
-        metric(
-            &daemon,
-            "switchboard_messages_duplicate_total{kind=\"email\"}"
-        ),
+        daemon.metric("switchboard_messages_duplicate_total{kind=\"email\"}"),
         3.0
     );
 }
@@ -481,10 +462,7 @@ fn an_agents_reply_from_their_own_mail_client_is_theirs() {
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(relay.mail_commands(), 0);
     assert_eq!(
-        metric(
-            &daemon,
-            "switchboard_agent_mail_replies_total{kind=\"email\"}"
-        ),
+        daemon.metric("switchboard_agent_mail_replies_total{kind=\"email\"}"),
         2.0
     );
 }

@@ -472,6 +472,27 @@ impl Daemon {
     }
 
     /// The daemon's resident set size in KiB, from /proc.
+    /// The value of one series of `/metrics` (`name{labels}` as written
+    /// there), scraped with the admin token; panics when it is missing.
+    pub fn metric(&self, series: &str) -> f64 {
+        let text = http()
+            .get(self.url("/metrics"))
+            .bearer_auth(&self.token)
+            .send()
+            .unwrap()
+            .text()
+            .unwrap();
+        text.lines()
+            .find_map(|line| {
+                line.strip_prefix(series)?
+                    .strip_prefix(' ')?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no {series} in the metrics:\n{text}"))
+    }
+
     pub fn rss_kib(&self) -> u64 {
         rss_kib(self.pid())
     }
