@@ -89,6 +89,16 @@ fn healthz_within_a_second(daemon: &Daemon) -> u16 {
 #[test]
 fn five_thousand_half_open_connections_starve_nothing_and_are_closed_after_the_header_timeout() {
     const FLOOD: usize = 5_000;
+    // The flood's own sockets are files of this process too: raise its
+    // limit as the daemon raises its own, if the shell's is lower.
+    let limit = switchboard::listen::file_limit::ensure(FLOOD as u64);
+    assert!(
+        !matches!(
+            limit,
+            switchboard::listen::file_limit::FileLimit::TooLow { .. }
+        ),
+        "this machine's open-file limit cannot hold the flood: {limit:?}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let daemon = Daemon::start_with_config(
         dir.path(),
