@@ -36,9 +36,7 @@ fn settled(daemon: &Daemon, external_id: &str, count: usize) -> Value {
         Duration::from_secs(30),
         || {
             let message = daemon
-                .all_messages()
-                .into_iter()
-                .find(|m| m["external_id"] == external_id)
+                .message_by_external_id(external_id)
                 .ok_or("no message yet")?;
             let attachments = message["attachments"]
                 .as_array()
@@ -175,25 +173,12 @@ fn sms_start(allow_private: bool) -> (tempfile::TempDir, FakeTwilio, Daemon) {
     let fake = FakeTwilio::start(ACCOUNT_SID, AUTH_TOKEN);
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("auth_token"), format!("{AUTH_TOKEN}\n")).unwrap();
-    let head = twilio::CONFIG_HEAD;
-    let api = fake.base_url();
-    let config = format!(
-        r#"{head}
-[[inboxes]]
-id = "texts"
-name = "Texts"
-
-[[channels]]
-id = "sms"
-inbox = "texts"
-kind = "sms"
-account_sid = "{ACCOUNT_SID}"
-auth_token_file = "auth_token"
-from = "{FROM}"
-public_url = "{PUBLIC_URL}"
-api_base_url = "{api}"
-allow_private_targets = {allow_private}
-"#
+    let config = twilio::sms_config(
+        &fake.base_url(),
+        ACCOUNT_SID,
+        FROM,
+        PUBLIC_URL,
+        allow_private,
     );
     let daemon = Daemon::start_with_config(dir.path(), &config);
     (dir, fake, daemon)

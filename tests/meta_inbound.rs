@@ -260,9 +260,7 @@ fn wait_for_attachment(daemon: &Daemon, external_id: &str) -> Value {
         Duration::from_secs(30),
         || {
             let message = daemon
-                .all_messages()
-                .into_iter()
-                .find(|m| m["external_id"] == external_id)
+                .message_by_external_id(external_id)
                 .ok_or("no message yet")?;
             if message["attachments"][0]["size"].as_u64().unwrap_or(0) > 0 {
                 Ok(message)

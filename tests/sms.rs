@@ -27,25 +27,7 @@ fn config(api: &str) -> String {
 }
 
 fn config_allowing(api: &str, allow_private_targets: bool) -> String {
-    let head = twilio::CONFIG_HEAD;
-    format!(
-        r#"{head}
-[[inboxes]]
-id = "texts"
-name = "Texts"
-
-[[channels]]
-id = "sms"
-inbox = "texts"
-kind = "sms"
-account_sid = "{ACCOUNT_SID}"
-auth_token_file = "auth_token"
-from = "{FROM}"
-public_url = "{PUBLIC_URL}"
-api_base_url = "{api}"
-allow_private_targets = {allow_private_targets}
-"#
-    )
+    twilio::sms_config(api, ACCOUNT_SID, FROM, PUBLIC_URL, allow_private_targets)
 }
 
 fn start() -> (tempfile::TempDir, FakeTwilio, Daemon) {

@@ -259,6 +259,14 @@ impl Daemon {
     }
 
     /// The one message with this subject, panicking if there is not exactly one.
+    /// The stored message with this `external_id` (Message-ID, provider
+    /// id), if there is one yet.
+    pub fn message_by_external_id(&self, external_id: &str) -> Option<Value> {
+        self.all_messages()
+            .into_iter()
+            .find(|m| m["external_id"] == external_id)
+    }
+
     pub fn message_by_subject(&self, subject: &str) -> Value {
         let found: Vec<Value> = self
             .all_messages()

@@ -229,6 +229,36 @@ email = "alice@example.com"
 role = "admin"
 "#;
 
+/// `CONFIG_HEAD` plus the inbox `texts` with one SMS channel `sms` on the
+/// provider API at `api`, its auth token read from `auth_token` (which the
+/// caller writes); `allow_private_targets` as given.
+pub fn sms_config(
+    api: &str,
+    account_sid: &str,
+    from: &str,
+    public_url: &str,
+    allow_private_targets: bool,
+) -> String {
+    format!(
+        r#"{CONFIG_HEAD}
+[[inboxes]]
+id = "texts"
+name = "Texts"
+
+[[channels]]
+id = "sms"
+inbox = "texts"
+kind = "sms"
+account_sid = "{account_sid}"
+auth_token_file = "auth_token"
+from = "{from}"
+public_url = "{public_url}"
+api_base_url = "{api}"
+allow_private_targets = {allow_private_targets}
+"#
+    )
+}
+
 /// Twilio's signature of `url` and `params`.
 pub fn signature(token: &str, url: &str, params: &[(&str, &str)]) -> String {
     let mut sorted = params.to_vec();
